@@ -1,0 +1,120 @@
+// Where a container's policy comes from. The file source reads
+// <config-dir>/containers/<name>.yaml (LXD key names) and re-reads a file when it changes.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { EMPTY_POLICY, parsePolicy, type ParsedPolicy, type Policy } from './keys.js';
+
+export interface PolicySource {
+  /** The container's current policy; a container without one gets no interception. */
+  lookup(name: string): Policy;
+  close(): void;
+}
+
+export interface PolicyLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/** Container names become file names: refuse anything that could leave the directory. */
+export function validContainerName(name: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/.test(name) && !name.includes('..');
+}
+
+/** Parses a policy file's text: a YAML map of LXD keys to scalar values. */
+export function parsePolicyText(text: string): ParsedPolicy {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (err) {
+    return { ok: false, errors: [`not valid YAML: ${(err as Error).message}`] };
+  }
+  if (doc === null || doc === undefined) return parsePolicy({});
+  if (typeof doc !== 'object' || Array.isArray(doc)) return { ok: false, errors: ['not a map of configuration keys'] };
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    if (typeof v !== 'string' && typeof v !== 'boolean' && typeof v !== 'number') {
+      return { ok: false, errors: [`value of "${k}" must be a string`] };
+    }
+    config[k] = String(v);
+  }
+  return parsePolicy(config);
+}
+
+export function policyFile(configDir: string, name: string): string {
+  return path.join(configDir, 'containers', `${name}.yaml`);
+}
+
+interface Entry {
+  policy: Policy;
+  mtimeMs: number;
+}
+
+export class FilePolicySource implements PolicySource {
+  private readonly dir: string;
+  private readonly cache = new Map<string, Entry>();
+  private readonly lastGood = new Map<string, Policy>();
+  private watcher: fs.FSWatcher | undefined;
+
+  constructor(
+    configDir: string,
+    private readonly log: PolicyLog,
+  ) {
+    this.dir = path.join(configDir, 'containers');
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    // A change to a file drops its cache entry; the next request re-reads it.
+    this.watcher = fs.watch(this.dir, (_event, file) => {
+      if (file === null) this.cache.clear();
+      else this.cache.delete(String(file).replace(/\.yaml$/, ''));
+    });
+    this.watcher.on('error', (err) => {
+      this.log.warn({ err }, 'policy directory watch failed; policies are re-read on every request');
+      this.watcher?.close();
+      this.watcher = undefined;
+    });
+    this.watcher.unref();
+  }
+
+  lookup(name: string): Policy {
+    if (this.watcher !== undefined) {
+      const hit = this.cache.get(name);
+      if (hit !== undefined) return hit.policy;
+    }
+    return this.load(name);
+  }
+
+  private load(name: string): Policy {
+    if (!validContainerName(name)) return EMPTY_POLICY;
+    const file = path.join(this.dir, `${name}.yaml`);
+    let text: string;
+    let mtimeMs = 0;
+    try {
+      mtimeMs = fs.statSync(file).mtimeMs;
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err, file }, 'cannot read policy file');
+      this.cache.set(name, { policy: EMPTY_POLICY, mtimeMs });
+      return EMPTY_POLICY;
+    }
+    const parsed = parsePolicyText(text);
+    if (!parsed.ok) {
+      // Keep the last good policy: a typo must not silently switch interception off or on.
+      const keep = this.lastGood.get(name) ?? EMPTY_POLICY;
+      if (this.cache.get(name)?.mtimeMs !== mtimeMs) {
+        this.log.warn({ file, errors: parsed.errors }, 'invalid policy file ignored; the previous policy stays');
+      }
+      this.cache.set(name, { policy: keep, mtimeMs });
+      return keep;
+    }
+    if (this.cache.get(name)?.mtimeMs !== mtimeMs) this.log.info({ container: name, file }, 'policy loaded');
+    this.cache.set(name, { policy: parsed.policy, mtimeMs });
+    this.lastGood.set(name, parsed.policy);
+    return parsed.policy;
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+  }
+}

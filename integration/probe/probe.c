@@ -1,0 +1,327 @@
+/*
+ * probe: run inside a test container; makes raw syscalls and prints exactly
+ * one JSON line per operation on stdout, e.g.
+ *   {"op":"mknod","ret":-1,"errno":1,"err":"EPERM"}
+ * ("err" is "" when the call succeeded). Exit status is 0 whenever the
+ * operation ran, whatever the syscall returned, and 2 on a usage error.
+ *
+ *   probe mknod PATH TYPE MAJOR MINOR [MODE]     TYPE: c b p s r(egular)
+ *   probe mknodat DIRPATH|- PATH TYPE MAJOR MINOR [MODE]
+ *   probe umask OCTAL <op...>
+ *   probe stat PATH                              (lstat)
+ *   probe writedev PATH
+ *   probe thread <op...>                         (op runs in a non-leader thread)
+ *   probe bench-mknod DIR N | bench-mknod-denied DIR N | bench-getppid N
+ *   probe badptr | longpath
+ *
+ * Syscalls go through syscall(SYS_*) so that libc never rewrites them
+ * (glibc turns mknod() into mknodat()); it builds for x86_64 and i386.
+ */
+#define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+static int in_thread;
+
+static const char *errname(int e)
+{
+	static char buf[16];
+	const char *n = e ? strerrorname_np(e) : "";
+	if (n)
+		return n;
+	snprintf(buf, sizeof buf, "E%d", e);
+	return buf;
+}
+
+/* Prints {"op":..,"ret":..,"errno":..,"err":..<extra>} and a newline. */
+static void emit(const char *op, long ret, int err, const char *extra)
+{
+	if (ret >= 0)
+		err = 0;
+	printf("{\"op\":\"%s\",\"ret\":%ld,\"errno\":%d,\"err\":\"%s\"%s%s}\n",
+	       op, ret, err, errname(err), in_thread ? ",\"thread\":true" : "",
+	       extra ? extra : "");
+	fflush(stdout);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: probe mknod|mknodat|umask|stat|writedev|thread|"
+			"bench-mknod|bench-mknod-denied|bench-getppid|badptr|longpath ...\n");
+	exit(2);
+}
+
+static long parse_num(const char *s, int base)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, base);
+	if (errno || *s == '\0' || *end != '\0') {
+		fprintf(stderr, "probe: bad number '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static unsigned long type_bits(const char *t)
+{
+	switch (t[0] && !t[1] ? t[0] : '?') {
+	case 'c': return S_IFCHR;
+	case 'b': return S_IFBLK;
+	case 'p': return S_IFIFO;
+	case 's': return S_IFSOCK;
+	case 'r': return S_IFREG;
+	}
+	fprintf(stderr, "probe: bad type '%s'\n", t);
+	exit(2);
+}
+
+/* The kernel takes a 32-bit dev on both ABIs; pass it as one long so that
+ * i386 varargs do not split a 64-bit dev_t across two slots. */
+static unsigned long dev_arg(const char *maj, const char *min)
+{
+	return (unsigned long)makedev(parse_num(maj, 10), parse_num(min, 10));
+}
+
+/* argv: TYPE MAJOR MINOR [MODE] */
+static unsigned long mode_arg(int argc, char **argv)
+{
+	unsigned long perm = argc > 3 ? (unsigned long)parse_num(argv[3], 8) : 0666;
+	return type_bits(argv[0]) | perm;
+}
+
+static void op_mknod(int argc, char **argv)
+{
+	if (argc < 4)
+		usage();
+	long r = syscall(SYS_mknod, argv[0], mode_arg(argc - 1, argv + 1),
+			 dev_arg(argv[2], argv[3]));
+	emit("mknod", r, errno, NULL);
+}
+
+static void op_mknodat(int argc, char **argv)
+{
+	if (argc < 5)
+		usage();
+	long dirfd = AT_FDCWD;
+	if (strcmp(argv[0], "-") != 0) {
+		dirfd = open(argv[0], O_DIRECTORY | O_PATH | O_CLOEXEC);
+		if (dirfd < 0) {
+			emit("mknodat", -1, errno, ",\"stage\":\"open\"");
+			return;
+		}
+	}
+	long r = syscall(SYS_mknodat, dirfd, argv[1], mode_arg(argc - 2, argv + 2),
+			 dev_arg(argv[3], argv[4]));
+	int e = errno;
+	if (dirfd >= 0)
+		close(dirfd);
+	emit("mknodat", r, e, NULL);
+}
+
+static void op_stat(int argc, char **argv)
+{
+	struct stat st;
+	char extra[160];
+	if (argc < 1)
+		usage();
+	if (lstat(argv[0], &st) < 0) {
+		emit("stat", -1, errno, NULL);
+		return;
+	}
+	char t = S_ISCHR(st.st_mode) ? 'c' : S_ISBLK(st.st_mode) ? 'b' :
+		 S_ISFIFO(st.st_mode) ? 'p' : S_ISSOCK(st.st_mode) ? 's' :
+		 S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'f';
+	snprintf(extra, sizeof extra,
+		 ",\"type\":\"%c\",\"mode\":\"%04o\",\"uid\":%u,\"gid\":%u,\"major\":%u,\"minor\":%u",
+		 t, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid,
+		 major(st.st_rdev), minor(st.st_rdev));
+	emit("stat", 0, 0, extra);
+}
+
+static void op_writedev(int argc, char **argv)
+{
+	if (argc < 1)
+		usage();
+	int fd = open(argv[0], O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		emit("writedev", -1, errno, ",\"stage\":\"open\"");
+		return;
+	}
+	long r = write(fd, "probe", 5);
+	int e = errno;
+	close(fd);
+	emit("writedev", r, e, NULL);
+}
+
+static void op_badptr(void)
+{
+	long r = syscall(SYS_mknod, (char *)1, (unsigned long)(S_IFCHR | 0666),
+			 (unsigned long)makedev(1, 3));
+	emit("badptr", r, errno, NULL);
+}
+
+/* A path that fills a whole page with no NUL, followed by an unmapped page. */
+static void op_longpath(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		emit("longpath", -1, errno, ",\"stage\":\"mmap\"");
+		return;
+	}
+	munmap(p + pg, pg);
+	memset(p, 'a', pg);
+	long r = syscall(SYS_mknod, p, (unsigned long)(S_IFCHR | 0666),
+			 (unsigned long)makedev(1, 3));
+	emit("longpath", r, errno, NULL);
+	munmap(p, pg);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+enum bench { B_MKNOD, B_DENIED, B_GETPPID };
+
+/* Nearest-rank percentile of sorted samples, in microseconds. */
+static double pct_us(const uint64_t *s, long n, double p)
+{
+	long i = (long)(p * (double)n + 0.999999) - 1;
+	if (i < 0)
+		i = 0;
+	if (i >= n)
+		i = n - 1;
+	return (double)s[i] / 1000.0;
+}
+
+static void op_bench(enum bench kind, const char *op, const char *dir, const char *count)
+{
+	long n = parse_num(count, 10);
+	if (n < 1)
+		usage();
+	uint64_t *s = malloc((size_t)n * sizeof *s);
+	char path[4096];
+	if (!s)
+		exit(1);
+	if (dir) {
+		snprintf(path, sizeof path, "%s/%s", dir, kind == B_DENIED ? "bench-denied" : "bench");
+		unlink(path); /* left over from an interrupted run */
+	}
+	unsigned long mode = kind == B_DENIED ? S_IFBLK | 0600 : S_IFCHR | 0666;
+	unsigned long dev = kind == B_DENIED ? makedev(8, 0) : makedev(1, 3);
+	long errors = 0;
+	int first_err = 0;
+	for (long i = 0; i < n; i++) {
+		long r;
+		uint64_t t0 = now_ns();
+		if (kind == B_GETPPID)
+			r = syscall(SYS_getppid);
+		else
+			r = syscall(SYS_mknod, path, mode, dev);
+		int e = errno;
+		uint64_t t1 = now_ns();
+		s[i] = t1 - t0;
+		if (r < 0) {
+			if (!errors++)
+				first_err = e;
+		} else if (kind != B_GETPPID) {
+			unlink(path);
+		}
+	}
+	qsort(s, (size_t)n, sizeof *s, cmp_u64);
+	printf("{\"op\":\"%s\",\"count\":%ld,\"errors\":%ld,\"err\":\"%s\","
+	       "\"median_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,\"min_us\":%.3f,\"max_us\":%.3f}\n",
+	       op, n, errors, errname(first_err), pct_us(s, n, 0.5), pct_us(s, n, 0.99),
+	       pct_us(s, n, 0.999), (double)s[0] / 1000.0, (double)s[n - 1] / 1000.0);
+	fflush(stdout);
+	free(s);
+}
+
+static void run(int argc, char **argv);
+
+struct thread_args {
+	int argc;
+	char **argv;
+};
+
+static void *thread_main(void *p)
+{
+	struct thread_args *a = p;
+	in_thread = 1;
+	run(a->argc, a->argv);
+	return NULL;
+}
+
+/* argv[0] is the operation name. */
+static void run(int argc, char **argv)
+{
+	if (argc < 1)
+		usage();
+	const char *op = argv[0];
+	argc--, argv++;
+	if (!strcmp(op, "mknod")) {
+		op_mknod(argc, argv);
+	} else if (!strcmp(op, "mknodat")) {
+		op_mknodat(argc, argv);
+	} else if (!strcmp(op, "umask")) {
+		if (argc < 2)
+			usage();
+		umask((mode_t)parse_num(argv[0], 8));
+		run(argc - 1, argv + 1);
+	} else if (!strcmp(op, "stat")) {
+		op_stat(argc, argv);
+	} else if (!strcmp(op, "writedev")) {
+		op_writedev(argc, argv);
+	} else if (!strcmp(op, "thread")) {
+		struct thread_args a = { argc, argv };
+		pthread_t th;
+		int e = pthread_create(&th, NULL, thread_main, &a);
+		if (e) {
+			emit("thread", -1, e, ",\"stage\":\"pthread_create\"");
+			return;
+		}
+		pthread_join(th, NULL);
+	} else if (!strcmp(op, "bench-mknod") || !strcmp(op, "bench-mknod-denied")) {
+		if (argc < 2)
+			usage();
+		op_bench(strcmp(op, "bench-mknod") ? B_DENIED : B_MKNOD, op, argv[0], argv[1]);
+	} else if (!strcmp(op, "bench-getppid")) {
+		if (argc < 1)
+			usage();
+		op_bench(B_GETPPID, op, NULL, argv[0]);
+	} else if (!strcmp(op, "badptr")) {
+		op_badptr();
+	} else if (!strcmp(op, "longpath")) {
+		op_longpath();
+	} else {
+		usage();
+	}
+}
+
+int main(int argc, char **argv)
+{
+	run(argc - 1, argv + 1);
+	return 0;
+}

@@ -1,0 +1,429 @@
+// interceptd-helper: performs interceptd's privileged actions inside a container's
+// namespaces. Single-threaded on purpose: only such a process may setns() into a
+// mount namespace. Started once by the daemon; serves one fixed-size binary request
+// at a time on fd 3 (a SOCK_SEQPACKET socketpair) and answers with an errno, never
+// with text. Wire format: protocol/helper-wire.ts.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#define SOCK_FD 3
+#define REQ_MAGIC 0x48434449u /* "IDCH" */
+#define RESP_MAGIC 0x52434449u /* "IDCR" */
+#define OP_PING 1
+#define OP_MKNOD 2
+#define HDR_SIZE 32
+#define MAX_GROUPS 64
+#define MAX_FDS 4
+#define RESP_BOUND 1u /* mknod: a host node was bind-mounted over the created one */
+
+#define SECCOMP_IOCTL_NOTIF_ID_VALID 0x40082102UL
+
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef MOVE_MOUNT_T_EMPTY_PATH
+#define MOVE_MOUNT_T_EMPTY_PATH 0x00000040
+#endif
+
+#define CAP_BIT(c) (1ULL << (c))
+#define DAC_CAPS (CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_DAC_READ_SEARCH) | CAP_BIT(CAP_FOWNER))
+
+struct mknod_req {
+	int32_t dirfd;
+	uint32_t mode;
+	uint32_t dev;
+	uint32_t umask;
+	uint32_t fsuid;
+	uint32_t fsgid;
+	uint64_t caps;
+	uint32_t ngroups;
+	uint32_t path_len;
+	uint32_t groups[MAX_GROUPS];
+	/* path bytes follow */
+};
+#define MKNOD_FIXED (HDR_SIZE + 40 + 4 * MAX_GROUPS)
+
+static uint64_t all_caps;   /* our permitted set, restored after every request */
+static int self_mntns = -1; /* the helper's private mount namespace */
+static int host_proc = -1;  /* /proc of the host pid namespace */
+static int dev_dir = -1;    /* private tmpfs (no nodev) for host-made device nodes */
+static uint64_t node_serial;
+
+static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static int set_caps(uint64_t eff)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d))
+		return errno;
+	eff &= (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
+	d[0].effective = (uint32_t)eff;
+	d[1].effective = (uint32_t)(eff >> 32);
+	return syscall(SYS_capset, &h, d) ? errno : 0;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "interceptd-helper: %s: %s\n", what, strerror(errno));
+	_exit(2);
+}
+
+/* Back to a clean state; a helper that cannot get there must not serve again. */
+static void restore(void)
+{
+	if (set_caps(all_caps))
+		die("restore caps");
+	setfsuid(0);
+	setfsgid(0);
+	if (setfsuid(-1) != 0 || setfsgid(-1) != 0)
+		die("restore fsuid");
+	if (setgroups(0, NULL))
+		die("restore groups");
+	umask(077);
+	/* setns also resets root and cwd to the namespace's root, undoing chroot. */
+	if (setns(self_mntns, CLONE_NEWNS))
+		die("restore mount namespace");
+}
+
+static int id_valid(int listener, uint64_t id)
+{
+	return ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) ? errno : 0;
+}
+
+/* Is host id `id` inside one of the ranges of a uid_map/gid_map file? */
+static int id_mapped(int procfd, const char *file, uint32_t id)
+{
+	char buf[4096];
+	int fd = openat(procfd, file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	for (char *line = buf; line && *line;) {
+		unsigned long inside, outside, count;
+		if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) == 3 &&
+		    id >= outside && (uint64_t)id < (uint64_t)outside + count)
+			return 1;
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return 0;
+}
+
+/*
+ * Splits `path` into a parent to open and a last component, as the kernel's
+ * filename_create() sees them. Returns 0, or EEXIST when there is no normal
+ * last component ("/", "x/.", "x/.."), decided after the parent resolves.
+ */
+struct split {
+	char parent[PATH_MAX];
+	char base[PATH_MAX];
+	int trailing_slash;
+	int no_last;
+};
+
+static void split_path(const char *path, struct split *s)
+{
+	size_t len = strlen(path);
+	memset(s, 0, sizeof(*s));
+	while (len > 1 && path[len - 1] == '/') {
+		len--;
+		s->trailing_slash = 1;
+	}
+	if (len == 1 && path[0] == '/') {
+		strcpy(s->parent, "/");
+		s->no_last = 1;
+		return;
+	}
+	size_t cut = len;
+	while (cut > 0 && path[cut - 1] != '/')
+		cut--;
+	memcpy(s->base, path + cut, len - cut);
+	if (cut == 0) {
+		strcpy(s->parent, ".");
+	} else {
+		size_t plen = cut;
+		while (plen > 1 && path[plen - 1] == '/')
+			plen--;
+		memcpy(s->parent, path, plen);
+	}
+	if (!strcmp(s->base, ".") || !strcmp(s->base, ".."))
+		s->no_last = 1;
+}
+
+/* A node on a filesystem its user namespace owns (SB_I_NODEV) cannot be opened. */
+static int node_unusable(int nodefd)
+{
+	struct statvfs sv;
+	char link[64];
+	if (fstatvfs(nodefd, &sv) == 0 && (sv.f_flag & ST_NODEV))
+		return 0; /* a nodev mount: a privileged kernel leaves it unusable too */
+	snprintf(link, sizeof(link), "thread-self/fd/%d", nodefd);
+	int fd = openat(host_proc, link, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	return errno == EACCES;
+}
+
+/* Make the node usable: bind a host-made node (same type, dev, mode, owner) over it. */
+static int bind_host_node(int mntfd, int nodefd, const struct mknod_req *r)
+{
+	char name[64];
+	int err = 0, treefd = -1;
+	restore();
+	snprintf(name, sizeof(name), "n%llu", (unsigned long long)++node_serial);
+	if (mknodat(dev_dir, name, (r->mode & S_IFMT) | 0600, r->dev) ||
+	    fchmodat(dev_dir, name, r->mode & 07777 & ~r->umask, 0) ||
+	    fchownat(dev_dir, name, r->fsuid, r->fsgid, AT_SYMLINK_NOFOLLOW))
+		err = errno;
+	if (!err) {
+		treefd = (int)syscall(SYS_open_tree, dev_dir, name, OPEN_TREE_CLONE | O_CLOEXEC);
+		if (treefd < 0)
+			err = errno;
+	}
+	unlinkat(dev_dir, name, 0);
+	if (!err && setns(mntfd, CLONE_NEWNS))
+		err = errno;
+	if (!err && syscall(SYS_move_mount, treefd, "", nodefd, "",
+			    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+		err = errno;
+	if (treefd >= 0)
+		close(treefd);
+	return err;
+}
+
+static int do_mknod(const unsigned char *msg, size_t len, int procfd, int listener, uint64_t id, uint32_t *flags)
+{
+	struct mknod_req r;
+	struct split s;
+	char path[PATH_MAX], fdlink[32];
+	int err = 0, rootfd = -1, startfd = -1, mntfd = -1, parentfd = -1, nodefd = -1;
+	struct stat st;
+
+	if (len < MKNOD_FIXED)
+		return EINVAL;
+	memcpy(&r, msg + HDR_SIZE, sizeof(r));
+	if (r.path_len == 0 || r.path_len >= PATH_MAX || len != MKNOD_FIXED + r.path_len || r.ngroups > MAX_GROUPS)
+		return EINVAL;
+	memcpy(path, msg + MKNOD_FIXED, r.path_len);
+	path[r.path_len] = 0;
+	if (strlen(path) != r.path_len)
+		return EINVAL;
+	split_path(path, &s);
+
+	rootfd = openat(procfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (path[0] == '/' || r.dirfd == -100) {
+		startfd = openat(procfd, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		snprintf(fdlink, sizeof(fdlink), "fd/%d", r.dirfd);
+		startfd = openat(procfd, fdlink, O_PATH | O_CLOEXEC);
+		if (startfd < 0 && errno == ENOENT)
+			errno = EBADF;
+	}
+	mntfd = openat(procfd, "ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (rootfd < 0 || startfd < 0 || mntfd < 0) {
+		err = errno;
+		goto out;
+	}
+	if (fstat(startfd, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		err = ENOTDIR;
+		goto out;
+	}
+
+	if (setns(mntfd, CLONE_NEWNS) || fchdir(rootfd) || chroot(".") || fchdir(startfd)) {
+		err = errno;
+		goto out;
+	}
+	if (setgroups(r.ngroups, (const gid_t *)r.groups)) {
+		err = errno;
+		goto out;
+	}
+	setfsgid(r.fsgid);
+	setfsuid(r.fsuid);
+	if ((uint32_t)setfsuid(-1) != r.fsuid || (uint32_t)setfsgid(-1) != r.fsgid) {
+		err = EPERM;
+		goto out;
+	}
+	/* The caller's DAC overrides hold only where its namespace maps the owner. */
+	if ((err = set_caps(r.caps)))
+		goto out;
+	parentfd = open(s.parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (parentfd < 0) {
+		err = errno;
+		goto out;
+	}
+	if (fstat(parentfd, &st) == 0 &&
+	    !(id_mapped(procfd, "uid_map", st.st_uid) && id_mapped(procfd, "gid_map", st.st_gid)) &&
+	    (err = set_caps(r.caps & ~DAC_CAPS)))
+		goto out;
+	if (s.no_last) {
+		err = EEXIST;
+		goto out;
+	}
+	if (s.trailing_slash) {
+		err = fstatat(parentfd, s.base, &st, AT_SYMLINK_NOFOLLOW) == 0 ? EEXIST : ENOENT;
+		goto out;
+	}
+
+	/* Last check before the side effect: the caller is still parked on this request. */
+	if ((err = id_valid(listener, id)))
+		goto out;
+	umask(r.umask & 0777);
+	if (mknodat(parentfd, s.base, r.mode, r.dev)) {
+		err = errno;
+		goto out;
+	}
+	nodefd = openat(parentfd, s.base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (nodefd < 0)
+		goto out; /* replaced under us: the mknod itself succeeded */
+	if (set_caps(all_caps) == 0 && node_unusable(nodefd)) {
+		err = bind_host_node(mntfd, nodefd, &r);
+		if (err) {
+			struct stat a, b;
+			restore();
+			if (setns(mntfd, CLONE_NEWNS) == 0 && fstat(nodefd, &a) == 0 &&
+			    fstatat(parentfd, s.base, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+				unlinkat(parentfd, s.base, 0);
+		} else {
+			*flags |= RESP_BOUND;
+		}
+	}
+out:
+	restore();
+	if (nodefd >= 0)
+		close(nodefd);
+	if (parentfd >= 0)
+		close(parentfd);
+	if (mntfd >= 0)
+		close(mntfd);
+	if (startfd >= 0)
+		close(startfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	return err;
+}
+
+static void reply(uint64_t seq, int err, int64_t val, uint32_t flags)
+{
+	unsigned char out[32] = { 0 };
+	uint32_t magic = RESP_MAGIC;
+	int32_t e = err;
+	memcpy(out, &magic, 4);
+	memcpy(out + 4, &e, 4);
+	memcpy(out + 8, &seq, 8);
+	memcpy(out + 16, &val, 8);
+	memcpy(out + 24, &flags, 4);
+	while (send(SOCK_FD, out, sizeof(out), MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			_exit(0);
+}
+
+static void setup(const char *devpath)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "interceptd-helper: must run as root\n");
+		_exit(2);
+	}
+	if (syscall(SYS_capget, &h, d))
+		die("capget");
+	all_caps = (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
+	/* A private mount namespace with a tmpfs that allows device nodes (/run is nodev). */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		die("private mount namespace");
+	if (mkdir(devpath, 0700) && errno != EEXIST)
+		die("mkdir device dir");
+	if (mount("interceptd-devices", devpath, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0700,size=64k"))
+		die("mount device tmpfs");
+	dev_dir = open(devpath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	self_mntns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	host_proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dev_dir < 0 || self_mntns < 0 || host_proc < 0)
+		die("open");
+	umask(077);
+}
+
+int main(int argc, char **argv)
+{
+	static unsigned char msg[HDR_SIZE + 8192];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+	} ctl;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: interceptd-helper DEVICE-DIR (started by interceptd)\n");
+		return 2;
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		return 0;
+	signal(SIGPIPE, SIG_IGN);
+	setup(argv[1]);
+
+	for (;;) {
+		struct iovec iov = { msg, sizeof(msg) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+		int fds[MAX_FDS], nfds = 0;
+		ssize_t n = recvmsg(SOCK_FD, &mh, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0; /* the daemon went away */
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			int cnt = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			for (int i = 0; i < cnt && nfds < MAX_FDS; i++)
+				memcpy(&fds[nfds++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		}
+		uint64_t seq = n >= 16 ? rd64(msg + 8) : 0;
+		int err = EINVAL;
+		uint32_t flags = 0;
+		if (n >= HDR_SIZE && rd32(msg) == REQ_MAGIC && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+			uint32_t op = rd32(msg + 4);
+			uint64_t id = rd64(msg + 16);
+			if (op == OP_PING)
+				err = 0;
+			else if (op == OP_MKNOD && nfds == 2)
+				err = do_mknod(msg, (size_t)n, fds[0], fds[1], id, &flags);
+		}
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		reply(seq, err, 0, flags);
+	}
+}

@@ -1,0 +1,60 @@
+// koffi bindings to the few libc calls Node lacks. Synchronous only: readiness comes
+// from the event loop (koffi.node.poll), so no call here blocks.
+
+import koffi from 'koffi';
+
+const libc = koffi.load('libc.so.6');
+
+export const c = {
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  socketpair: libc.func('int socketpair(int domain, int type, int protocol, _Out_ int *sv)'),
+  bind: libc.func('int bind(int fd, void *addr, uint32_t len)'),
+  listen: libc.func('int listen(int fd, int backlog)'),
+  accept4: libc.func('int accept4(int fd, void *addr, void *len, int flags)'),
+  connect: libc.func('int connect(int fd, void *addr, uint32_t len)'),
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32_t *len)'),
+  recvmsg: libc.func('intptr_t recvmsg(int fd, void *msg, int flags)'),
+  sendmsg: libc.func('intptr_t sendmsg(int fd, void *msg, int flags)'),
+  close: libc.func('int close(int fd)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)'),
+  processVmReadv: libc.func(
+    'intptr_t process_vm_readv(int pid, void *local, unsigned long liovcnt, void *remote, unsigned long riovcnt, unsigned long flags)',
+  ),
+  processVmWritev: libc.func(
+    'intptr_t process_vm_writev(int pid, void *local, unsigned long liovcnt, void *remote, unsigned long riovcnt, unsigned long flags)',
+  ),
+  pidfdOpen: libc.func('int pidfd_open(int pid, unsigned int flags)'),
+  pidfdGetfd: libc.func('int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)'),
+  pidfdSendSignal: libc.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
+  fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
+  seccomp: libc.func('int syscall(long nr, unsigned int op, unsigned int flags, void *args)'),
+};
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** The address of a Buffer's memory, for structs that hold pointers (iovec, msghdr). */
+export function addressOf(buf: Buffer): bigint {
+  return koffi.address(buf) as bigint;
+}
+
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_SEQPACKET = 5;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SO_PEERCRED = 17;
+export const SCM_RIGHTS = 1;
+export const MSG_TRUNC = 0x20;
+export const MSG_CTRUNC = 0x08;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
+export const MSG_CMSG_CLOEXEC = 0x40000000;
+export const EAGAIN = 11;
+export const EINTR = 4;
+export const F_GETFD = 1;
+
+export const NR_SECCOMP = 317;
+export const SECCOMP_GET_NOTIF_SIZES = 3;

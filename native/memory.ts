@@ -1,0 +1,88 @@
+// Reading a parked task's memory: process_vm_readv (one syscall, no fd needed), with
+// the /proc/<pid>/mem fd as the fallback. Every byte read here is hostile input.
+
+import fs from 'node:fs';
+import { addressOf, c, errno } from './libc.js';
+
+const PAGE = 4096;
+const EFAULT = 14;
+const EPERM = 1;
+const ENOSYS = 38;
+
+export type StringRead =
+  | { readonly ok: true; readonly bytes: Buffer }
+  | { readonly ok: false; readonly errno: number };
+
+export class TargetMemory {
+  private readonly local = Buffer.alloc(32);
+  private readonly remote = Buffer.alloc(32);
+
+  constructor(
+    readonly pid: number,
+    private readonly memFd = -1,
+  ) {}
+
+  /**
+   * Reads up to `len` bytes at `addr`, split at the first page boundary so a
+   * fault in the second page still returns the first. Returns the count read.
+   */
+  private readInto(addr: bigint, out: Buffer, len: number): number {
+    const first = Math.min(len, PAGE - Number(addr % BigInt(PAGE)));
+    const base = addressOf(out);
+    this.local.writeBigUInt64LE(base, 0);
+    this.local.writeBigUInt64LE(BigInt(len), 8);
+    this.remote.writeBigUInt64LE(addr, 0);
+    this.remote.writeBigUInt64LE(BigInt(first), 8);
+    this.remote.writeBigUInt64LE(addr + BigInt(first), 16);
+    this.remote.writeBigUInt64LE(BigInt(len - first), 24);
+    const n = Number(c.processVmReadv(this.pid, this.local, 1, this.remote, len > first ? 2 : 1, 0));
+    if (n >= 0) return n;
+    const e = errno();
+    if ((e === EPERM || e === ENOSYS) && this.memFd >= 0) return this.preadInto(addr, out, len);
+    return e === EFAULT ? 0 : -e;
+  }
+
+  private preadInto(addr: bigint, out: Buffer, len: number): number {
+    if (addr > BigInt(Number.MAX_SAFE_INTEGER)) return 0;
+    try {
+      return fs.readSync(this.memFd, out, 0, len, Number(addr));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).errno;
+      return code === undefined || -code === EFAULT ? 0 : code;
+    }
+  }
+
+  /** Exactly `len` bytes, or an errno (EFAULT when any byte is unreadable). */
+  read(addr: bigint, len: number): { ok: true; bytes: Buffer } | { ok: false; errno: number } {
+    const out = Buffer.alloc(len);
+    if (len === 0) return { ok: true, bytes: out };
+    let done = 0;
+    while (done < len) {
+      const n = this.readInto(addr + BigInt(done), out.subarray(done), Math.min(len - done, 2 * PAGE));
+      if (n < 0) return { ok: false, errno: -n };
+      if (n === 0) return { ok: false, errno: EFAULT };
+      done += n;
+    }
+    return { ok: true, bytes: out };
+  }
+
+  /**
+   * A NUL-terminated string of at most `max` bytes including the NUL, as the
+   * kernel's strncpy_from_user sees it: EFAULT if memory ends before the NUL,
+   * ENAMETOOLONG if there is no NUL within `max` bytes. Bytes exclude the NUL.
+   */
+  readString(addr: bigint, max: number): StringRead {
+    const out = Buffer.alloc(max);
+    let done = 0;
+    while (done < max) {
+      const want = Math.min(max - done, PAGE - Number((addr + BigInt(done)) % BigInt(PAGE)));
+      const n = this.readInto(addr + BigInt(done), out.subarray(done), want);
+      if (n < 0) return { ok: false, errno: -n };
+      const nul = out.subarray(done, done + n).indexOf(0);
+      if (nul >= 0) return { ok: true, bytes: Buffer.from(out.subarray(0, done + nul)) };
+      if (n < want) return { ok: false, errno: EFAULT };
+      done += n;
+    }
+    return { ok: false, errno: 36 /* ENAMETOOLONG */ };
+  }
+}

@@ -1,0 +1,40 @@
+// Facts about a parked task, read through the /proc/<tid> directory fd liblxc passed
+// (or one interceptd opened itself). Valid only until re-checked with ID_VALID.
+
+import fs from 'node:fs';
+import { parseTaskStatus, type TaskStatus } from '../protocol/proc-status.js';
+import { c, errno } from './libc.js';
+import { SyscallError } from './errors.js';
+
+/** A path that resolves inside a /proc/<pid> directory held open as `procFd`. */
+export function procPath(procFd: number, rel: string): string {
+  return `/proc/self/fd/${procFd}/${rel}`;
+}
+
+export function readTaskStatus(procFd: number): TaskStatus | undefined {
+  try {
+    return parseTaskStatus(fs.readFileSync(procPath(procFd, 'status'), 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The namespace identity (`user:[4026531837]`) of a task, or undefined if it is gone. */
+export function namespaceOf(procDir: string, ns: 'user' | 'mnt' | 'pid'): string | undefined {
+  try {
+    return fs.readlinkSync(`${procDir}/ns/${ns}`);
+  } catch {
+    return undefined;
+  }
+}
+
+const PIDFD_THREAD = 0x80; // = O_EXCL, Linux >= 6.9
+const EINVAL = 22;
+
+/** A pidfd for a thread id: plain first, then PIDFD_THREAD for non-leader threads. */
+export function pidfdOpen(tid: number): number {
+  let fd = c.pidfdOpen(tid, 0);
+  if (fd < 0 && errno() === EINVAL) fd = c.pidfdOpen(tid, PIDFD_THREAD);
+  if (fd < 0) throw new SyscallError('pidfd_open', errno());
+  return fd;
+}

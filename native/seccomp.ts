@@ -1,0 +1,27 @@
+// seccomp ioctls and probes. In the liblxc model only ID_VALID and ADDFD may be used
+// on the forwarded listener: RECV/SEND belong to the monitor.
+
+import { SECCOMP_IOCTL_NOTIF_ID_VALID } from '../protocol/constants.js';
+import { KERNEL_SIZES, type NotifSizes } from '../protocol/proxy-message.js';
+import { NR_SECCOMP, SECCOMP_GET_NOTIF_SIZES, c, errno } from './libc.js';
+import { SyscallError } from './errors.js';
+
+const idBuf = Buffer.alloc(8);
+
+/** True while the notification `id` is still pending on `listener` (the task is parked). */
+export function notifIdValid(listener: number, id: bigint): boolean {
+  idBuf.writeBigUInt64LE(id, 0);
+  return c.ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, idBuf) === 0;
+}
+
+/** The kernel's struct sizes (SECCOMP_GET_NOTIF_SIZES). */
+export function kernelNotifSizes(): NotifSizes {
+  const buf = Buffer.alloc(6);
+  if (c.seccomp(NR_SECCOMP, SECCOMP_GET_NOTIF_SIZES, 0, buf) !== 0) {
+    throw new SyscallError('seccomp(SECCOMP_GET_NOTIF_SIZES)', errno());
+  }
+  const sizes = { notif: buf.readUInt16LE(0), resp: buf.readUInt16LE(2), data: buf.readUInt16LE(4) };
+  return sizes.notif === KERNEL_SIZES.notif && sizes.resp === KERNEL_SIZES.resp && sizes.data === KERNEL_SIZES.data
+    ? KERNEL_SIZES
+    : sizes;
+}

@@ -1,0 +1,67 @@
+// struct seccomp_notif / seccomp_notif_resp codecs (kernel-abi.md §3), by hand from Buffers.
+
+import type { Answer } from './answer.js';
+import { SECCOMP_USER_NOTIF_FLAG_CONTINUE } from './constants.js';
+
+/** A decoded `struct seccomp_notif`. `pid` is the calling thread id in the receiver's pid namespace. */
+export interface Notification {
+  readonly id: bigint;
+  readonly pid: number;
+  readonly flags: number;
+  readonly nr: number;
+  readonly arch: number;
+  readonly ip: bigint;
+  /** Raw 64-bit registers; narrow them with the helpers below, as the kernel does. */
+  readonly args: readonly bigint[];
+}
+
+export function decodeNotification(buf: Buffer, off: number): Notification {
+  const args = new Array<bigint>(6);
+  for (let i = 0; i < 6; i++) args[i] = buf.readBigUInt64LE(off + 32 + i * 8);
+  return {
+    id: buf.readBigUInt64LE(off),
+    pid: buf.readUInt32LE(off + 8),
+    flags: buf.readUInt32LE(off + 12),
+    nr: buf.readInt32LE(off + 16),
+    arch: buf.readUInt32LE(off + 20),
+    ip: buf.readBigUInt64LE(off + 24),
+    args,
+  };
+}
+
+/** Writes a 24-byte `struct seccomp_notif_resp` for `id` at `off`. */
+export function encodeResponse(buf: Buffer, off: number, id: bigint, answer: Answer): void {
+  buf.writeBigUInt64LE(id, off);
+  let val = 0n;
+  let error = 0;
+  let flags = 0;
+  switch (answer.kind) {
+    case 'continue':
+      flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+      break;
+    case 'errno':
+      error = -answer.errno;
+      break;
+    case 'value':
+      val = answer.value;
+      break;
+  }
+  buf.writeBigInt64LE(BigInt.asIntN(64, val), off + 8);
+  buf.writeInt32LE(error, off + 16);
+  buf.writeUInt32LE(flags, off + 20);
+}
+
+/** `int`/`pid_t` arguments: the low 32 bits, sign-interpreted (the upper half is undefined). */
+export function argInt32(v: bigint): number {
+  return Number(BigInt.asIntN(32, v));
+}
+
+/** `unsigned int` arguments: the low 32 bits. */
+export function argUint32(v: bigint): number {
+  return Number(BigInt.asUintN(32, v));
+}
+
+/** `umode_t` arguments: the low 16 bits. */
+export function argUint16(v: bigint): number {
+  return Number(BigInt.asUintN(16, v));
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+// interceptd command line: `serve` runs the daemon, `lxc-config` wires a container.
+
+import { parseArgs } from 'node:util';
+import { createRequire } from 'node:module';
+import { lxcConfig } from '../compat/lxc-config.js';
+import { createLogger } from './core/log.js';
+import { Daemon, DEFAULTS } from './daemon.js';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+const USAGE: Record<string, string> = {
+  main: `interceptd ${pkg.version}: seccomp syscall interception for unprivileged containers
+
+Usage: interceptd <command> [options]
+
+Commands:
+  serve        run the daemon (liblxc proxy socket <state-dir>/seccomp.socket)
+  lxc-config   write a container's policy and seccomp profile, print its LXC config lines
+  help [CMD]   show help for a command
+
+Run 'interceptd <command> --help' for a command's options.`,
+  serve: `Usage: interceptd serve [options]
+
+Runs the interceptor. liblxc connects to <state-dir>/seccomp.socket (root only).
+Policies are read from <config-dir>/containers/<name>.yaml and re-read when they change.
+
+Options:
+  --state-dir DIR     sockets and runtime state (default ${DEFAULTS.stateDir})
+  --config-dir DIR    policies and profiles (default ${DEFAULTS.configDir})
+  --deadline-ms N     answer every request within N ms (default ${DEFAULTS.deadlineMs}; liblxc gives up at 30000)
+  --log-level LEVEL   trace, debug, info, warn, error (default info, or $INTERCEPTD_LOG)
+  --helper PATH       the interceptd-helper binary (default: the one built by npm ci)`,
+  'lxc-config': `Usage: interceptd lxc-config NAME [--set KEY=VALUE]... [--unset KEY]... [options]
+
+Records the container's policy in <config-dir>/containers/NAME.yaml (LXD key names,
+merged with what is already there), writes the seccomp profile LXD would generate to
+<config-dir>/seccomp/NAME, and prints the lines to add to the container's LXC config.
+
+Keys: security.syscalls.intercept.{mknod,setxattr,mount,mount.allowed,mount.fuse,
+mount.shift,bpf,bpf.devices,sched_setscheduler,sysinfo}, security.syscalls.{allow,deny,
+deny_default}, raw.seccomp.
+
+Options:
+  --set KEY=VALUE     set a key (repeatable)
+  --unset KEY         remove a key (repeatable)
+  --state-dir DIR     where the daemon's socket lives (default ${DEFAULTS.stateDir})
+  --config-dir DIR    default ${DEFAULTS.configDir}`,
+};
+
+function fail(msg: string): never {
+  process.stderr.write(`interceptd: ${msg}\n`);
+  process.exit(2);
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'state-dir': { type: 'string', default: DEFAULTS.stateDir },
+      'config-dir': { type: 'string', default: DEFAULTS.configDir },
+      'deadline-ms': { type: 'string', default: String(DEFAULTS.deadlineMs) },
+      'log-level': { type: 'string' },
+      helper: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void console.log(USAGE.serve);
+  const deadlineMs = Number(values['deadline-ms']);
+  if (!Number.isInteger(deadlineMs) || deadlineMs < 10 || deadlineMs > 25000) {
+    fail('--deadline-ms must be an integer from 10 to 25000 (liblxc gives up after 30000)');
+  }
+  if (process.getuid?.() !== 0) fail('serve must run as root');
+  const log = createLogger(values['log-level']);
+  process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (daemon keeps running)'));
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (daemon keeps running)'));
+  const daemon = new Daemon({
+    stateDir: values['state-dir']!,
+    configDir: values['config-dir']!,
+    deadlineMs,
+    helperBinary: values.helper,
+    log,
+  });
+  const stop = (signal: string): void => {
+    log.info({ signal }, 'stopping');
+    daemon.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await daemon.start();
+  log.info({ pid: process.pid, version: pkg.version, stateDir: daemon.opts.stateDir, configDir: daemon.opts.configDir }, 'ready');
+}
+
+function lxcConfigCmd(argv: string[]): void {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      set: { type: 'string', multiple: true, default: [] },
+      unset: { type: 'string', multiple: true, default: [] },
+      'state-dir': { type: 'string', default: DEFAULTS.stateDir },
+      'config-dir': { type: 'string', default: DEFAULTS.configDir },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void console.log(USAGE['lxc-config']);
+  if (positionals.length !== 1) fail('lxc-config takes exactly one container NAME (see --help)');
+  const result = lxcConfig({
+    name: positionals[0]!,
+    configDir: values['config-dir']!,
+    stateDir: values['state-dir']!,
+    set: values.set!,
+    unset: values.unset!,
+  });
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(`interceptd: ${e}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`# policy: ${result.policyPath}\n# profile: ${result.profilePath}\n`);
+  console.log(result.lines.join('\n'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return serve(rest);
+    case 'lxc-config':
+      return lxcConfigCmd(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h': {
+      const topic = rest[0];
+      return void console.log((topic !== undefined && USAGE[topic]) || USAGE.main);
+    }
+    case '--version':
+    case 'version':
+      return void console.log(pkg.version);
+    default:
+      fail(`unknown command "${cmd}" (try 'interceptd help')`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof Error && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
+    fail(err.message);
+  }
+  process.stderr.write(`interceptd: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,76 @@
+// Wires the parts together: policy source → dispatcher (+ helper) → transports.
+
+import os from 'node:os';
+import path from 'node:path';
+import { FilePolicySource } from '../compat/policy-source.js';
+import { HelperClient } from '../native/helper.js';
+import { kernelNotifSizes } from '../native/seccomp.js';
+import type { Logger } from './core/log.js';
+import { prepareStateDir } from './core/state-dir.js';
+import { Dispatcher } from './dispatch.js';
+import { defaultRegistry } from './handlers/registry.js';
+import type { KernelFeatures } from './handlers/types.js';
+import { LiblxcServer } from './liblxc/server.js';
+
+export interface DaemonOptions {
+  readonly stateDir: string;
+  readonly configDir: string;
+  /** Every request is answered within this many milliseconds. */
+  readonly deadlineMs: number;
+  readonly helperBinary?: string;
+  readonly log: Logger;
+}
+
+export const DEFAULTS = { stateDir: '/run/interceptd', configDir: '/etc/interceptd', deadlineMs: 5000 } as const;
+
+/** Linux release as [major, minor]. */
+export function kernelVersion(release = os.release()): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+export function probeKernel(release = os.release()): KernelFeatures {
+  const [major, minor] = kernelVersion(release);
+  return { unprivilegedWhiteouts: major > 5 || (major === 5 && minor >= 8) };
+}
+
+export class Daemon {
+  readonly policies: FilePolicySource;
+  readonly helper: HelperClient;
+  readonly dispatcher: Dispatcher;
+  readonly liblxc: LiblxcServer;
+
+  constructor(readonly opts: DaemonOptions) {
+    prepareStateDir(opts.stateDir);
+    this.policies = new FilePolicySource(opts.configDir, opts.log);
+    this.helper = new HelperClient({
+      binary: opts.helperBinary,
+      deviceDir: path.join(opts.stateDir, 'helper-devices'),
+      log: opts.log.child({ part: 'helper' }),
+    });
+    this.dispatcher = new Dispatcher(
+      defaultRegistry(),
+      this.policies,
+      { helper: this.helper, kernel: probeKernel() },
+      opts.deadlineMs,
+      opts.log,
+    );
+    this.liblxc = new LiblxcServer({
+      socketPath: path.join(opts.stateDir, 'seccomp.socket'),
+      dispatcher: this.dispatcher,
+      kernelSizes: kernelNotifSizes(),
+      log: opts.log,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.helper.ping();
+    this.liblxc.listen();
+  }
+
+  stop(): void {
+    this.liblxc.close();
+    this.helper.close();
+    this.policies.close();
+  }
+}

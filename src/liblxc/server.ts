@@ -1,0 +1,188 @@
+// liblxc's seccomp proxy endpoint (lxc.seccomp.notify.proxy): a SOCK_SEQPACKET socket
+// in the root-only state directory. Each container's monitor holds one connection and
+// sends one request at a time; each gets exactly one 136-byte reply.
+
+import fs from 'node:fs';
+import { encodeProxyReply, decodeProxyRequest, MAX_REQUEST, type NotifSizes } from '../../protocol/proxy-message.js';
+import { closeFd, acceptUnix, listenUnix, MessageReceiver, peerCred, sendMessage, type PeerCred } from '../../native/unix-socket.js';
+import { watchFd, type FdWatcher } from '../../native/poll.js';
+import { TargetMemory } from '../../native/memory.js';
+import { removeStaleSocket } from '../core/state-dir.js';
+import type { Logger } from '../core/log.js';
+import type { Dispatcher } from '../dispatch.js';
+import { containerName } from './identify.js';
+
+const EMPTY = Buffer.alloc(0);
+const MAX_FDS = 8;
+
+export interface LiblxcServerOptions {
+  readonly socketPath: string;
+  readonly dispatcher: Dispatcher;
+  readonly kernelSizes: NotifSizes;
+  readonly log: Logger;
+}
+
+export class LiblxcServer {
+  private fd = -1;
+  private watcher: FdWatcher | undefined;
+  private readonly connections = new Set<Connection>();
+  /** One receive buffer for all connections: decoding copies what it keeps. */
+  readonly receiver = new MessageReceiver(MAX_REQUEST, MAX_FDS);
+
+  constructor(readonly opts: LiblxcServerOptions) {}
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  listen(): void {
+    removeStaleSocket(this.opts.socketPath);
+    this.fd = listenUnix(this.opts.socketPath);
+    fs.chmodSync(this.opts.socketPath, 0o600);
+    this.watcher = watchFd(this.fd, { readable: true }, () => this.acceptAll());
+    this.opts.log.info({ socket: this.opts.socketPath }, 'liblxc proxy socket listening');
+  }
+
+  private acceptAll(): void {
+    for (;;) {
+      let fd: number;
+      try {
+        fd = acceptUnix(this.fd);
+      } catch (err) {
+        this.opts.log.error({ err }, 'accept failed');
+        return;
+      }
+      if (fd < 0) return;
+      let peer: PeerCred;
+      try {
+        peer = peerCred(fd);
+      } catch (err) {
+        this.opts.log.warn({ err }, 'no peer credentials; connection refused');
+        closeFd(fd);
+        continue;
+      }
+      if (peer.uid !== 0) {
+        this.opts.log.warn({ peer }, 'peer is not root; connection refused');
+        closeFd(fd);
+        continue;
+      }
+      const conn = new Connection(fd, peer, this);
+      this.connections.add(conn);
+      this.opts.log.info({ peer }, 'liblxc monitor connected');
+    }
+  }
+
+  forget(conn: Connection): void {
+    this.connections.delete(conn);
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    closeFd(this.fd);
+    this.fd = -1;
+    for (const conn of [...this.connections]) conn.close('daemon stopping');
+    try {
+      fs.unlinkSync(this.opts.socketPath);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+class Connection {
+  private readonly watcher: FdWatcher;
+  private inFlight = false;
+  private closed = false;
+  private name: string | undefined;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly fd: number,
+    private readonly peer: PeerCred,
+    private readonly server: LiblxcServer,
+  ) {
+    this.log = server.opts.log.child({ monitor: peer.pid });
+    this.watcher = watchFd(fd, { readable: true, disconnect: true }, (status, ev) => {
+      if (status < 0) this.close(`poll error ${status}`);
+      else if (ev.readable) this.readAll();
+      else if (ev.disconnect) this.close('monitor disconnected');
+    });
+  }
+
+  /** Reads until a request is in flight: liblxc never sends a second one before the reply. */
+  private readAll(): void {
+    while (!this.inFlight && !this.closed) {
+      let got;
+      try {
+        got = this.server.receiver.recv(this.fd);
+      } catch (err) {
+        this.close(`receive failed: ${(err as Error).message}`);
+        return;
+      }
+      if (got.kind === 'again') return;
+      if (got.kind === 'eof') {
+        this.close('monitor disconnected');
+        return;
+      }
+      this.onMessage(got.length, got.truncated, got.fds);
+    }
+  }
+
+  private onMessage(length: number, truncated: boolean, fds: number[]): void {
+    const decoded = decodeProxyRequest(this.server.receiver.data, length, this.server.opts.kernelSizes, truncated);
+    if (!decoded.ok || fds.length === 0) {
+      // An empty datagram makes liblxc answer ENOSYS at once instead of after its 30 s timeout.
+      this.log.warn(
+        decoded.ok ? { code: 'ICD_PROTO_FDS', length } : { code: decoded.error.code, length, err: decoded.error.message },
+        'malformed request; answered with an empty reply',
+      );
+      fds.forEach(closeFd);
+      this.send(EMPTY);
+      return;
+    }
+    const req = decoded.value;
+    const [procFd = -1, memFd = -1, listenerFd = -1, ...extra] = fds;
+    extra.forEach(closeFd);
+    this.name ??= containerName(req.cookie, this.peer.pid);
+    if (this.name === undefined) this.log.warn({ cookie: req.cookie }, 'cannot identify the container; every call continues');
+    this.inFlight = true;
+    this.watcher.stop();
+    this.server.opts.dispatcher
+      .answer({
+        notif: req.notif,
+        target: { pid: req.notif.pid, procFd, listenerFd, memory: new TargetMemory(req.notif.pid, memFd) },
+        container: { name: this.name ?? '', initPid: req.initPid },
+      })
+      .then((answer) => this.send(encodeProxyReply(req, answer)))
+      .finally(() => {
+        closeFd(procFd);
+        closeFd(memFd);
+        closeFd(listenerFd);
+        this.inFlight = false;
+        if (!this.closed) {
+          this.watcher.start();
+          this.readAll();
+        }
+      });
+  }
+
+  private send(bytes: Buffer): void {
+    if (this.closed) return;
+    try {
+      // The monitor is blocked in recvmsg waiting for this: a full buffer means a broken peer.
+      if (!sendMessage(this.fd, bytes)) this.close('reply would block');
+    } catch (err) {
+      this.close(`reply failed: ${(err as Error).message}`);
+    }
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher.close();
+    closeFd(this.fd);
+    this.server.forget(this);
+    this.log.info({ reason, container: this.name }, 'liblxc connection closed');
+  }
+}
