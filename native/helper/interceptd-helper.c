@@ -212,12 +212,13 @@ static int bind_host_node(int mntfd, int nodefd, const struct mknod_req *r)
 		if (treefd < 0)
 			err = errno;
 	}
-	unlinkat(dev_dir, name, 0);
 	if (!err && setns(mntfd, CLONE_NEWNS))
 		err = errno;
+	/* The source must still be linked while it is attached; our tmpfs keeps nothing after. */
 	if (!err && syscall(SYS_move_mount, treefd, "", nodefd, "",
 			    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
 		err = errno;
+	unlinkat(dev_dir, name, 0);
 	if (treefd >= 0)
 		close(treefd);
 	return err;

@@ -1,0 +1,82 @@
+// Runs the real interceptd daemon (the built CLI) for a test, with its own
+// state and config directories, and collects its JSON log lines.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+export const CLI = path.join(REPO, 'dist', 'src', 'cli.js');
+
+export interface DaemonHandle {
+  readonly stateDir: string;
+  readonly configDir: string;
+  readonly socket: string;
+  readonly child: ChildProcess;
+  /** Parsed log lines so far. */
+  readonly logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `interceptd ARGS…` run to completion (lxc-config, help). */
+export function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export async function startDaemon(opts: { stateDir: string; configDir: string; args?: string[] }): Promise<DaemonHandle> {
+  const socket = path.join(opts.stateDir, 'seccomp.socket');
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'debug', ...(opts.args ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const logs: Record<string, unknown>[] = [];
+  let buffered = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const l of lines) {
+      try {
+        logs.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: l });
+      }
+    }
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const started = Date.now();
+  while (!logs.some((l) => l.msg === 'ready')) {
+    if (child.exitCode !== null || Date.now() - started > 10_000) {
+      child.kill('SIGKILL');
+      throw new Error(`interceptd did not become ready: ${stderr}\n${JSON.stringify(logs.slice(-10))}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+  };
+  return {
+    stateDir: opts.stateDir,
+    configDir: opts.configDir,
+    socket,
+    child,
+    logs,
+    stop: () => stopWith('SIGTERM'),
+    kill: (signal = 'SIGKILL') => stopWith(signal),
+  };
+}
+
+export function freshDir(dir: string): string {
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}

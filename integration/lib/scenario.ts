@@ -1,0 +1,89 @@
+// A real unprivileged LXC container wired to a real interceptd: the setup every
+// scenario test shares. Also decides skip (no root/tools, outside CI) vs fail (in CI).
+
+import path from 'node:path';
+import fs from 'node:fs';
+import type { Test } from 'tap';
+import { buildProbe, canRunContainers, createContainer, DEFAULT_LXCPATH, TEST_ROOT, type Container } from './lxc.js';
+import { cli, freshDir, startDaemon, type DaemonHandle } from './daemon.js';
+
+/** Returns false (after skipping or failing the test) when real containers cannot run here. */
+export function requireContainers(t: Test): boolean {
+  const can = canRunContainers();
+  if (can.ok) return true;
+  if (process.env.CI) t.fail(`real-container tests cannot run in CI: ${can.reason}`);
+  else {
+    t.comment(`real-container tests skipped: ${can.reason}`);
+    t.skip(`real containers: ${can.reason}`, () => {});
+  }
+  return false;
+}
+
+export interface ProbeResult {
+  op: string;
+  ret: number;
+  errno: number;
+  err: string;
+  [k: string]: unknown;
+}
+
+export interface Scenario {
+  readonly container: Container;
+  readonly daemon: DaemonHandle;
+  /** Runs the static probe inside the container and returns its last JSON line. */
+  probe(args: string[], opts?: { uid?: number; gid?: number; cwd?: string }): ProbeResult;
+  /** `interceptd lxc-config` for this container; throws on failure. */
+  setPolicy(sets: string[]): string[];
+  restartDaemon(): Promise<void>;
+  teardown(): Promise<void>;
+}
+
+export async function startScenario(name: string, sets: string[], extraConfig: string[] = []): Promise<Scenario> {
+  const base = path.join(TEST_ROOT, 'scenarios', name);
+  const stateDir = freshDir(`/run/interceptd-test/${name}`);
+  const configDir = freshDir(path.join(base, 'etc'));
+  const setPolicy = (s: string[]): string[] => {
+    const r = cli(['lxc-config', name, '--state-dir', stateDir, '--config-dir', configDir, ...s.flatMap((x) => ['--set', x])]);
+    if (r.status !== 0) throw new Error(`lxc-config failed: ${r.stderr}`);
+    return r.stdout.trim().split('\n');
+  };
+  const lines = setPolicy(sets);
+  let daemon = await startDaemon({ stateDir, configDir });
+  const container = createContainer({ name, lxcpath: DEFAULT_LXCPATH, config: [...lines, ...extraConfig] });
+  try {
+    container.start();
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
+  const probeBin = buildProbe(path.join(TEST_ROOT, 'bin'));
+  container.copyIn(probeBin, '/bin/probe');
+  return {
+    container,
+    get daemon() {
+      return daemon;
+    },
+    probe(args, opts = {}) {
+      const r = container.attach(['/bin/probe', ...args], { ...opts, timeoutMs: 30_000 });
+      const last = r.stdout.trim().split('\n').pop() ?? '';
+      try {
+        return JSON.parse(last) as ProbeResult;
+      } catch {
+        throw new Error(`probe ${args.join(' ')} printed no result (status ${r.status}): ${r.stdout}${r.stderr}`);
+      }
+    },
+    setPolicy,
+    async restartDaemon() {
+      await daemon.stop();
+      daemon = await startDaemon({ stateDir, configDir });
+    },
+    async teardown() {
+      try {
+        container.destroy();
+      } finally {
+        await daemon.stop();
+        fs.rmSync(stateDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
