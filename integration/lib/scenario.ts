@@ -38,7 +38,14 @@ export interface Scenario {
   teardown(): Promise<void>;
 }
 
-export async function startScenario(name: string, sets: string[], extraConfig: string[] = []): Promise<Scenario> {
+export interface ScenarioOptions {
+  /** Extra LXC config lines. */
+  readonly config?: string[];
+  /** Extra `interceptd serve` arguments. */
+  readonly daemonArgs?: string[];
+}
+
+export async function startScenario(name: string, sets: string[], opts: ScenarioOptions = {}): Promise<Scenario> {
   const base = path.join(TEST_ROOT, 'scenarios', name);
   const stateDir = freshDir(`/run/interceptd-test/${name}`);
   const configDir = freshDir(path.join(base, 'etc'));
@@ -48,8 +55,8 @@ export async function startScenario(name: string, sets: string[], extraConfig: s
     return r.stdout.trim().split('\n');
   };
   const lines = setPolicy(sets);
-  let daemon = await startDaemon({ stateDir, configDir });
-  const container = createContainer({ name, lxcpath: DEFAULT_LXCPATH, config: [...lines, ...extraConfig] });
+  let daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs });
+  const container = createContainer({ name, lxcpath: DEFAULT_LXCPATH, config: [...lines, ...(opts.config ?? [])] });
   try {
     container.start();
   } catch (err) {
@@ -75,7 +82,7 @@ export async function startScenario(name: string, sets: string[], extraConfig: s
     setPolicy,
     async restartDaemon() {
       await daemon.stop();
-      daemon = await startDaemon({ stateDir, configDir });
+      daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs });
     },
     async teardown() {
       try {
