@@ -93,7 +93,12 @@ export class FilePolicySource implements PolicySource {
       mtimeMs = fs.statSync(file).mtimeMs;
       text = fs.readFileSync(file, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.log.warn({ err, file }, 'cannot read policy file');
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // No file is a good state too: an invalid file written later must not revive an older policy.
+        this.lastGood.delete(name);
+      } else {
+        this.log.warn({ err, file }, 'cannot read policy file');
+      }
       this.cache.set(name, { policy: EMPTY_POLICY, mtimeMs });
       return EMPTY_POLICY;
     }
