@@ -15,6 +15,7 @@ export const c = {
   getsockopt: libc.func('int getsockopt(int fd, int level, int name, void *val, _Inout_ uint32_t *len)'),
   recvmsg: libc.func('intptr_t recvmsg(int fd, void *msg, int flags)'),
   sendmsg: libc.func('intptr_t sendmsg(int fd, void *msg, int flags)'),
+  send: libc.func('intptr_t send(int fd, void *buf, size_t len, int flags)'),
   close: libc.func('int close(int fd)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)'),
   processVmReadv: libc.func(

@@ -159,6 +159,18 @@ export class MessageReceiver {
   }
 }
 
+/** Sends one datagram without fds (the reply path: no allocation). Returns false when the buffer is full. */
+export function sendPlain(fd: number, data: Buffer): boolean {
+  for (;;) {
+    const n = Number(c.send(fd, data, data.length, MSG_NOSIGNAL | MSG_DONTWAIT));
+    if (n === data.length) return true;
+    const e = n < 0 ? errno() : 0;
+    if (e === EINTR) continue;
+    if (e === EAGAIN) return false;
+    throw new SyscallError('send', n < 0 ? e : 5 /* EIO: short datagram */);
+  }
+}
+
 /** Sends one datagram, with `fds` by SCM_RIGHTS. Returns false when the socket buffer is full. */
 export function sendMessage(fd: number, data: Buffer, fds: readonly number[] = []): boolean {
   const iov = Buffer.alloc(16);

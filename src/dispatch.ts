@@ -3,11 +3,11 @@
 
 import { CONTINUE, describeAnswer, type Answer } from '../protocol/answer.js';
 import type { Notification } from '../protocol/seccomp.js';
-import { resolveSyscall } from '../protocol/syscalls.js';
+import { resolveSyscall, type ResolvedSyscall } from '../protocol/syscalls.js';
 import type { PolicySource } from '../compat/policy-source.js';
 import type { Logger } from './core/log.js';
 import type { Registry } from './handlers/registry.js';
-import type { ContainerRef, Services, Target } from './handlers/types.js';
+import type { ContainerRef, Request, Services, Target } from './handlers/types.js';
 
 export interface Incoming {
   readonly notif: Notification;
@@ -24,6 +24,10 @@ export interface DispatchStats {
   deadlines: number;
 }
 
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as Promise<T>)?.then === 'function';
+}
+
 export class Dispatcher {
   readonly stats: DispatchStats = { requests: 0, emulated: 0, continued: 0, errnos: 0, failures: 0, deadlines: 0 };
 
@@ -35,64 +39,84 @@ export class Dispatcher {
     private readonly log: Logger,
   ) {}
 
-  /** Never rejects; resolves at the latest after the deadline, with CONTINUE if the handler did not finish. */
-  answer(inc: Incoming): Promise<Answer> {
+  /**
+   * Never throws or rejects. A handler that decides synchronously is answered
+   * synchronously (the common decline path: no timer, no promise); otherwise the
+   * promise resolves at the latest at the deadline, with CONTINUE.
+   */
+  answer(inc: Incoming): Answer | Promise<Answer> {
     this.stats.requests++;
     const syscall = resolveSyscall(inc.notif.arch, inc.notif.nr);
     if (syscall === undefined) {
-      this.log.debug({ arch: inc.notif.arch, nr: inc.notif.nr }, 'unknown syscall; continue');
       this.stats.continued++;
-      return Promise.resolve(CONTINUE);
+      return CONTINUE;
     }
-    const log = this.log.child({ container: inc.container.name, pid: inc.target.pid, syscall: syscall.name, abi: syscall.abi });
-    const deadline = Date.now() + this.deadlineMs;
+    const req = this.request(inc, syscall, Date.now() + this.deadlineMs);
+    let result: Answer | Promise<Answer>;
+    try {
+      result = this.registry[syscall.name].handle(req, this.services);
+    } catch (err) {
+      return this.fail(req, err);
+    }
+    if (!isPromise(result)) return this.done(req, result);
+    return this.withDeadline(req, result);
+  }
+
+  private request(inc: Incoming, syscall: ResolvedSyscall, deadline: number): Request {
+    const parent = this.log;
+    let log: Logger | undefined;
+    return {
+      notif: inc.notif,
+      syscall,
+      target: inc.target,
+      container: inc.container,
+      policy: this.policies.lookup(inc.container.name),
+      // A child logger costs microseconds: made only when a handler logs.
+      get log() {
+        log ??= parent.child({ container: inc.container.name, pid: inc.target.pid, syscall: syscall.name, abi: syscall.abi });
+        return log;
+      },
+      debug: parent.isLevelEnabled('debug'),
+      remainingMs: () => Math.max(1, deadline - Date.now()),
+    };
+  }
+
+  private withDeadline(req: Request, pending: Promise<Answer>): Promise<Answer> {
     return new Promise<Answer>((resolve) => {
-      let done = false;
+      let settled = false;
       const finish = (a: Answer): void => {
-        if (done) return;
-        done = true;
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        this.count(a);
         resolve(a);
       };
       const timer = setTimeout(() => {
         this.stats.deadlines++;
-        log.error({ deadlineMs: this.deadlineMs }, 'deadline reached; answering continue');
-        finish(CONTINUE);
+        req.log.error({ deadlineMs: this.deadlineMs }, 'deadline reached; answering continue');
+        finish(this.done(req, CONTINUE));
       }, this.deadlineMs);
-      try {
-        const policy = this.policies.lookup(inc.container.name);
-        const req = {
-          notif: inc.notif,
-          syscall,
-          target: inc.target,
-          container: inc.container,
-          policy,
-          log,
-          remainingMs: () => Math.max(1, deadline - Date.now()),
-        };
-        Promise.resolve(this.registry[syscall.name].handle(req, this.services)).then(
-          (a) => {
-            log.debug({ answer: describeAnswer(a) }, 'answered');
-            finish(a);
-          },
-          (err: unknown) => this.fail(log, err, finish),
-        );
-      } catch (err) {
-        this.fail(log, err, finish);
-      }
+      pending.then(
+        (a) => {
+          if (!settled) finish(this.done(req, a));
+        },
+        (err: unknown) => {
+          if (!settled) finish(this.fail(req, err));
+        },
+      );
     });
   }
 
-  private fail(log: Logger, err: unknown, finish: (a: Answer) => void): void {
-    this.stats.failures++;
-    log.error({ err }, 'handler failed; answering continue');
-    finish(CONTINUE);
-  }
-
-  private count(a: Answer): void {
+  private done(req: Request, a: Answer): Answer {
     if (a.kind === 'continue') this.stats.continued++;
     else if (a.kind === 'errno') this.stats.errnos++;
     else this.stats.emulated++;
+    if (req.debug) req.log.debug({ answer: describeAnswer(a) }, 'answered');
+    return a;
+  }
+
+  private fail(req: Request, err: unknown): Answer {
+    this.stats.failures++;
+    req.log.error({ err }, 'handler failed; answering continue');
+    return this.done(req, CONTINUE);
   }
 }

@@ -27,11 +27,17 @@ export function cli(args: string[]): { status: number | null; stdout: string; st
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export async function startDaemon(opts: { stateDir: string; configDir: string; args?: string[] }): Promise<DaemonHandle> {
+export async function startDaemon(opts: {
+  stateDir: string;
+  configDir: string;
+  args?: string[];
+  /** Node.js options for the daemon process (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+}): Promise<DaemonHandle> {
   const socket = path.join(opts.stateDir, 'seccomp.socket');
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'debug', ...(opts.args ?? [])],
+    [...(opts.nodeArgs ?? []), CLI, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'debug', ...(opts.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: Record<string, unknown>[] = [];

@@ -43,6 +43,7 @@ export interface ScenarioOptions {
   readonly config?: string[];
   /** Extra `interceptd serve` arguments. */
   readonly daemonArgs?: string[];
+  readonly nodeArgs?: string[];
 }
 
 export async function startScenario(name: string, sets: string[], opts: ScenarioOptions = {}): Promise<Scenario> {
@@ -55,7 +56,7 @@ export async function startScenario(name: string, sets: string[], opts: Scenario
     return r.stdout.trim().split('\n');
   };
   const lines = setPolicy(sets);
-  let daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs });
+  let daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs, nodeArgs: opts.nodeArgs });
   const container = createContainer({ name, lxcpath: DEFAULT_LXCPATH, config: [...lines, ...(opts.config ?? [])] });
   try {
     container.start();
@@ -82,7 +83,7 @@ export async function startScenario(name: string, sets: string[], opts: Scenario
     setPolicy,
     async restartDaemon() {
       await daemon.stop();
-      daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs });
+      daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs, nodeArgs: opts.nodeArgs });
     },
     async teardown() {
       try {

@@ -58,31 +58,33 @@ export function helperCaps(status: TaskStatus): bigint {
   return capBit(CAP_MKNOD) | (status.capEff & dac);
 }
 
-async function handle(req: Request, services: Services): Promise<Answer> {
-  const { notif, target, log } = req;
+function declined(req: Request, reason: string): Answer {
+  if (req.debug) req.log.debug({ reason }, 'declined');
+  return CONTINUE;
+}
+
+/** Synchronous up to the helper call, so declines cost no promise or timer. */
+function handle(req: Request, services: Services): Answer | Promise<Answer> {
+  const { notif, target } = req;
   const args = mknodArgs(req.syscall.name as 'mknod' | 'mknodat', notif.args);
   const rule = decideMknod(args, req.policy, services.kernel);
-  if (rule.kind === 'decline') {
-    log.debug({ reason: rule.reason }, 'declined');
-    return CONTINUE;
-  }
+  if (rule.kind === 'decline') return declined(req, rule.reason);
   // A path the kernel itself would refuse (EFAULT, ENAMETOOLONG) is left to the kernel.
   const path = target.memory.readString(args.pathPtr, PATH_MAX);
-  if (!path.ok) {
-    log.debug({ errno: path.errno }, 'path unreadable; declined');
-    return CONTINUE;
-  }
+  if (!path.ok) return declined(req, `path unreadable (errno ${path.errno})`);
   const status = readTaskStatus(target.procFd);
   if (status === undefined) return CONTINUE;
   const callerNs = namespaceOf(procPath(target.procFd, ''), 'user');
   const initNs = req.container.initPid > 0 ? namespaceOf(`/proc/${req.container.initPid}`, 'user') : undefined;
   const caller = decideCaller(status, callerNs !== undefined && callerNs === initNs, args.dev === 0);
-  if (caller.kind === 'decline') {
-    log.debug({ reason: caller.reason }, 'declined');
-    return CONTINUE;
-  }
+  if (caller.kind === 'decline') return declined(req, caller.reason);
   // What was read is only known to be the caller's while the request is still pending.
   if (target.listenerFd < 0 || !notifIdValid(target.listenerFd, notif.id)) return CONTINUE;
+  return emulate(req, services, args, status, path.bytes);
+}
+
+async function emulate(req: Request, services: Services, args: MknodArgs, status: TaskStatus, path: Buffer): Promise<Answer> {
+  const { notif, target, log } = req;
   const started = process.hrtime.bigint();
   const reply = await services.helper.mknod(
     notif.id,
@@ -95,7 +97,7 @@ async function handle(req: Request, services: Services): Promise<Answer> {
       fsgid: status.fsgid,
       caps: helperCaps(status),
       groups: status.groups,
-      path: path.bytes,
+      path,
     },
     target.procFd,
     target.listenerFd,
@@ -105,7 +107,7 @@ async function handle(req: Request, services: Services): Promise<Answer> {
   log.info(
     {
       audit: true,
-      path: path.bytes.toString('utf8'),
+      path: path.toString('utf8'),
       dirfd: args.dirfd,
       mode: args.mode.toString(8),
       dev: `${major}:${minor}`,

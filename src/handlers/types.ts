@@ -32,7 +32,10 @@ export interface Request {
   readonly target: Target;
   readonly container: ContainerRef;
   readonly policy: Policy;
+  /** A child logger with the request's fields, made on first use. */
   readonly log: Logger;
+  /** Debug logging is on (checking it does not create the child logger). */
+  readonly debug: boolean;
   /** Milliseconds left before the request must be answered. */
   remainingMs(): number;
 }

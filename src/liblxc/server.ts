@@ -4,7 +4,8 @@
 
 import fs from 'node:fs';
 import { encodeProxyReply, decodeProxyRequest, MAX_REQUEST, type NotifSizes } from '../../protocol/proxy-message.js';
-import { closeFd, acceptUnix, listenUnix, MessageReceiver, peerCred, sendMessage, type PeerCred } from '../../native/unix-socket.js';
+import type { Answer } from '../../protocol/answer.js';
+import { closeFd, acceptUnix, listenUnix, MessageReceiver, peerCred, sendPlain, type PeerCred } from '../../native/unix-socket.js';
 import { watchFd, type FdWatcher } from '../../native/poll.js';
 import { TargetMemory } from '../../native/memory.js';
 import { removeStaleSocket } from '../core/state-dir.js';
@@ -93,6 +94,7 @@ export class LiblxcServer {
 class Connection {
   private readonly watcher: FdWatcher;
   private inFlight = false;
+  private paused = false;
   private closed = false;
   private name: string | undefined;
   private readonly log: Logger;
@@ -112,7 +114,13 @@ class Connection {
 
   /** Reads until a request is in flight: liblxc never sends a second one before the reply. */
   private readAll(): void {
-    while (!this.inFlight && !this.closed) {
+    while (!this.closed) {
+      if (this.inFlight) {
+        // Only a misbehaving peer sends now; stop polling so a level-triggered wake-up cannot spin.
+        this.watcher.stop();
+        this.paused = true;
+        return;
+      }
       let got;
       try {
         got = this.server.receiver.recv(this.fd);
@@ -144,34 +152,38 @@ class Connection {
     const req = decoded.value;
     const [procFd = -1, memFd = -1, listenerFd = -1, ...extra] = fds;
     extra.forEach(closeFd);
-    this.name ??= containerName(req.cookie, this.peer.pid);
-    if (this.name === undefined) this.log.warn({ cookie: req.cookie }, 'cannot identify the container; every call continues');
+    if (this.name === undefined) {
+      this.name = containerName(req.cookie, this.peer.pid);
+      if (this.name === undefined) this.log.warn({ cookie: req.cookie }, 'cannot identify the container; every call continues');
+    }
+    const answer = this.server.opts.dispatcher.answer({
+      notif: req.notif,
+      target: { pid: req.notif.pid, procFd, listenerFd, memory: new TargetMemory(req.notif.pid, memFd) },
+      container: { name: this.name ?? '', initPid: req.initPid },
+    });
+    const finish = (a: Answer): void => {
+      this.send(encodeProxyReply(req, a));
+      closeFd(procFd);
+      closeFd(memFd);
+      closeFd(listenerFd);
+    };
+    if (!(answer instanceof Promise)) return finish(answer);
     this.inFlight = true;
-    this.watcher.stop();
-    this.server.opts.dispatcher
-      .answer({
-        notif: req.notif,
-        target: { pid: req.notif.pid, procFd, listenerFd, memory: new TargetMemory(req.notif.pid, memFd) },
-        container: { name: this.name ?? '', initPid: req.initPid },
-      })
-      .then((answer) => this.send(encodeProxyReply(req, answer)))
-      .finally(() => {
-        closeFd(procFd);
-        closeFd(memFd);
-        closeFd(listenerFd);
-        this.inFlight = false;
-        if (!this.closed) {
-          this.watcher.start();
-          this.readAll();
-        }
-      });
+    void answer.then(finish).finally(() => {
+      this.inFlight = false;
+      if (this.paused && !this.closed) {
+        this.paused = false;
+        this.watcher.start();
+      }
+      this.readAll();
+    });
   }
 
   private send(bytes: Buffer): void {
     if (this.closed) return;
     try {
       // The monitor is blocked in recvmsg waiting for this: a full buffer means a broken peer.
-      if (!sendMessage(this.fd, bytes)) this.close('reply would block');
+      if (!sendPlain(this.fd, bytes)) this.close('reply would block');
     } catch (err) {
       this.close(`reply failed: ${(err as Error).message}`);
     }
