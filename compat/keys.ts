@@ -74,6 +74,7 @@ function splitList(v: string): string[] {
 /** Validates one key/value pair; returns an error message naming the key, or undefined. */
 export function validateKey(key: string, value: string): string | undefined {
   const kind = KNOWN_KEYS[key];
+  if (key === 'security.syscalls.deny_compat') return `"${key}" is an LXD key interceptd does not support yet`;
   if (kind === undefined) return `unknown configuration key "${key}"`;
   switch (kind) {
     case 'bool':
@@ -121,8 +122,9 @@ export function parsePolicy(config: Readonly<Record<string, string>>): ParsedPol
   if (get('raw.seccomp') !== '' && (get('security.syscalls.allow') !== '' || get('security.syscalls.deny') !== '')) {
     errors.push('"raw.seccomp" cannot be combined with "security.syscalls.allow" or "security.syscalls.deny"');
   }
-  if (get('security.syscalls.allow') !== '' && (get('security.syscalls.deny') !== '' || 'security.syscalls.deny_default' in config)) {
-    errors.push('"security.syscalls.allow" cannot be combined with "security.syscalls.deny" or "security.syscalls.deny_default"');
+  // As LXD: an allow list excludes deny lists and an enabled deny_default.
+  if (get('security.syscalls.allow') !== '' && (get('security.syscalls.deny') !== '' || bool('security.syscalls.deny_default', false))) {
+    errors.push('"security.syscalls.allow" cannot be combined with "security.syscalls.deny" or "security.syscalls.deny_default=true"');
   }
   if (errors.length > 0) return { ok: false, errors };
   return {

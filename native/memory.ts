@@ -8,6 +8,7 @@ const PAGE = 4096;
 const EFAULT = 14;
 const EPERM = 1;
 const ENOSYS = 38;
+const LAST_ADDRESS = 0xffff_ffff_ffff_ffffn;
 
 export type StringRead =
   | { readonly ok: true; readonly bytes: Buffer }
@@ -27,6 +28,8 @@ export class TargetMemory {
    * fault in the second page still returns the first. Returns the count read.
    */
   private readInto(addr: bigint, out: Buffer, len: number): number {
+    // A hostile pointer may wrap the address space; no user mapping lives there.
+    if (addr > LAST_ADDRESS - BigInt(len)) return 0;
     const first = Math.min(len, PAGE - Number(addr % BigInt(PAGE)));
     const base = addressOf(out);
     this.local.writeBigUInt64LE(base, 0);

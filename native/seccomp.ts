@@ -1,7 +1,7 @@
 // seccomp ioctls and probes. In the liblxc model only ID_VALID and ADDFD may be used
 // on the forwarded listener: RECV/SEND belong to the monitor.
 
-import { SECCOMP_IOCTL_NOTIF_ID_VALID } from '../protocol/constants.js';
+import { SECCOMP_IOCTL_NOTIF_ADDFD, SECCOMP_IOCTL_NOTIF_ID_VALID } from '../protocol/constants.js';
 import { KERNEL_SIZES, type NotifSizes } from '../protocol/proxy-message.js';
 import { NR_SECCOMP, SECCOMP_GET_NOTIF_SIZES, c, errno } from './libc.js';
 import { SyscallError } from './errors.js';
@@ -24,4 +24,23 @@ export function kernelNotifSizes(): NotifSizes {
   return sizes.notif === KERNEL_SIZES.notif && sizes.resp === KERNEL_SIZES.resp && sizes.data === KERNEL_SIZES.data
     ? KERNEL_SIZES
     : sizes;
+}
+
+export const O_CLOEXEC = 0o2000000;
+
+/**
+ * Installs `srcFd` into the task parked on `id` (SECCOMP_IOCTL_NOTIF_ADDFD) and returns
+ * the fd number it got there. With SECCOMP_ADDFD_FLAG_SEND the same ioctl also answers
+ * the notification with that number, atomically.
+ */
+export function notifAddFd(listener: number, id: bigint, srcFd: number, flags: number, newFdFlags: number): number {
+  const buf = Buffer.alloc(24);
+  buf.writeBigUInt64LE(id, 0);
+  buf.writeUInt32LE(flags, 8);
+  buf.writeUInt32LE(srcFd, 12);
+  buf.writeUInt32LE(0, 16);
+  buf.writeUInt32LE(newFdFlags, 20);
+  const fd = c.ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, buf);
+  if (fd < 0) throw new SyscallError('ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)', errno());
+  return fd;
 }
