@@ -59,3 +59,16 @@ t.test('the /proc/<pid>/mem fd serves when process_vm_readv is refused', async (
   buf.write('x\0', off, 'latin1');
   t.same(gone.readString(base + BigInt(off), 16), { ok: false, errno: 3 }, 'ESRCH is reported, not guessed');
 });
+
+t.test('write() puts bytes into the target and refuses unmapped memory', async (t) => {
+  const { buf, base, off } = pageAligned(1);
+  t.equal(mem.write(base + BigInt(off + 8), Buffer.from('sysinfo!')), 0);
+  t.equal(buf.toString('latin1', off + 8, off + 16), 'sysinfo!');
+  t.equal(mem.write(0x10n, Buffer.from('x')), 14);
+  const memFd = fs.openSync(`/proc/${process.pid}/mem`, 'r+');
+  t.teardown(() => fs.closeSync(memFd));
+  const viaFd = new TargetMemory(process.pid, memFd);
+  t.equal(viaFd.write(base + BigInt(off + 100), Buffer.from('via fd')), 0);
+  t.equal(buf.toString('latin1', off + 100, off + 106), 'via fd');
+  t.equal(viaFd.write(0x10n, Buffer.from('x')), 5, 'EIO from the mem fd at an unmapped address');
+});
