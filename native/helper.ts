@@ -10,8 +10,12 @@ import {
   decodeHelperReply,
   encodeMknod,
   encodePing,
+  encodeSched,
+  encodeSetxattr,
   type HelperReply,
   type MknodRequest,
+  type SchedRequest,
+  type SetxattrRequest,
 } from '../protocol/helper-wire.js';
 import { watchFd, type FdWatcher } from './poll.js';
 import { MessageReceiver, closeFd, sendMessage, socketPair } from './unix-socket.js';
@@ -73,6 +77,16 @@ export class HelperClient {
   /** Asks the helper to create a device node as the caller. */
   mknod(notifId: bigint, req: MknodRequest, procFd: number, listenerFd: number, timeoutMs: number): Promise<HelperReply> {
     return this.call((seq) => encodeMknod(seq, notifId, req), [procFd, listenerFd], timeoutMs);
+  }
+
+  /** Sets an xattr as host root on a file the caller reaches. */
+  setxattr(notifId: bigint, req: SetxattrRequest, procFd: number, listenerFd: number, timeoutMs: number): Promise<HelperReply> {
+    return this.call((seq) => encodeSetxattr(seq, notifId, req), [procFd, listenerFd], timeoutMs);
+  }
+
+  /** sched_setscheduler as host root, with the pid resolved in the caller's pid namespace. */
+  sched(notifId: bigint, req: SchedRequest, procFd: number, listenerFd: number, timeoutMs: number): Promise<HelperReply> {
+    return this.call((seq) => encodeSched(seq, notifId, req), [procFd, listenerFd], timeoutMs);
   }
 
   ping(timeoutMs = 2000): Promise<HelperReply> {

@@ -65,3 +65,8 @@ export function argUint32(v: bigint): number {
 export function argUint16(v: bigint): number {
   return Number(BigInt.asUintN(16, v));
 }
+
+/** Pointers, `size_t` and `long`: 64-bit, except for i386 callers where they are 32-bit. */
+export function argLong(abi: string, v: bigint): bigint {
+  return abi === 'i386' ? BigInt.asUintN(32, v) : v;
+}

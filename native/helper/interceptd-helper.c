@@ -23,6 +23,8 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <linux/capability.h>
 
@@ -31,10 +33,13 @@
 #define RESP_MAGIC 0x52434449u /* "IDCR" */
 #define OP_PING 1
 #define OP_MKNOD 2
+#define OP_SETXATTR 3
+#define OP_SCHED 4
 #define HDR_SIZE 32
 #define MAX_GROUPS 64
 #define MAX_FDS 4
-#define RESP_BOUND 1u /* mknod: a host node was bind-mounted over the created one */
+#define RESP_BOUND 1u   /* mknod: a host node was bind-mounted over the created one */
+#define RESP_DECLINE 2u /* not ours to do: the daemon answers CONTINUE and the kernel decides */
 
 #define SECCOMP_IOCTL_NOTIF_ID_VALID 0x40082102UL
 
@@ -51,10 +56,14 @@
 #define CAP_BIT(c) (1ULL << (c))
 #define DAC_CAPS (CAP_BIT(CAP_DAC_OVERRIDE) | CAP_BIT(CAP_DAC_READ_SEARCH) | CAP_BIT(CAP_FOWNER))
 
-struct mknod_req {
-	int32_t dirfd;
-	uint32_t mode;
-	uint32_t dev;
+/*
+ * Every op that acts as the caller carries the same block after the header:
+ * three op-specific words, then the caller's credentials and its path.
+ */
+struct caller_req {
+	int32_t a;         /* mknod: dirfd      setxattr: flags      sched: container pid */
+	uint32_t b;        /* mknod: mode       setxattr: value_len  sched: policy */
+	uint32_t c;        /* mknod: dev        setxattr: name_len   sched: priority */
 	uint32_t umask;
 	uint32_t fsuid;
 	uint32_t fsgid;
@@ -62,9 +71,14 @@ struct mknod_req {
 	uint32_t ngroups;
 	uint32_t path_len;
 	uint32_t groups[MAX_GROUPS];
-	/* path bytes follow */
+	/* path bytes follow; setxattr: then name, then value */
 };
-#define MKNOD_FIXED (HDR_SIZE + 40 + 4 * MAX_GROUPS)
+#define CALLER_FIXED (HDR_SIZE + 40 + 4 * MAX_GROUPS)
+
+/* The caller's context while a request runs. */
+struct ctx {
+	int rootfd, startfd, mntfd;
+};
 
 static uint64_t all_caps;   /* our permitted set, restored after every request */
 static int self_mntns = -1; /* the helper's private mount namespace */
@@ -197,14 +211,14 @@ static int node_unusable(int nodefd)
 }
 
 /* Make the node usable: bind a host-made node (same type, dev, mode, owner) over it. */
-static int bind_host_node(int mntfd, int nodefd, const struct mknod_req *r)
+static int bind_host_node(int mntfd, int nodefd, const struct caller_req *r)
 {
 	char name[64];
 	int err = 0, treefd = -1;
 	restore();
 	snprintf(name, sizeof(name), "n%llu", (unsigned long long)++node_serial);
-	if (mknodat(dev_dir, name, (r->mode & S_IFMT) | 0600, r->dev) ||
-	    fchmodat(dev_dir, name, r->mode & 07777 & ~r->umask, 0) ||
+	if (mknodat(dev_dir, name, (r->b & S_IFMT) | 0600, r->c) ||
+	    fchmodat(dev_dir, name, r->b & 07777 & ~r->umask, 0) ||
 	    fchownat(dev_dir, name, r->fsuid, r->fsgid, AT_SYMLINK_NOFOLLOW))
 		err = errno;
 	if (!err) {
@@ -224,69 +238,94 @@ static int bind_host_node(int mntfd, int nodefd, const struct mknod_req *r)
 	return err;
 }
 
-static int do_mknod(const unsigned char *msg, size_t len, int procfd, int listener, uint64_t id, uint32_t *flags)
+/* Validates the fixed block and copies the path; returns 0 or EINVAL. */
+static int parse_caller(const unsigned char *msg, size_t len, size_t extra, struct caller_req *r, char *path)
 {
-	struct mknod_req r;
-	struct split s;
-	char path[PATH_MAX], fdlink[32];
-	int err = 0, rootfd = -1, startfd = -1, mntfd = -1, parentfd = -1, nodefd = -1;
+	if (len < CALLER_FIXED)
+		return EINVAL;
+	memcpy(r, msg + HDR_SIZE, sizeof(*r));
+	if (r->path_len >= PATH_MAX || r->ngroups > MAX_GROUPS || len != CALLER_FIXED + r->path_len + extra)
+		return EINVAL;
+	memcpy(path, msg + CALLER_FIXED, r->path_len);
+	path[r->path_len] = 0;
+	return strlen(path) == r->path_len ? 0 : EINVAL;
+}
+
+static void close_ctx(struct ctx *c)
+{
+	if (c->rootfd >= 0)
+		close(c->rootfd);
+	if (c->startfd >= 0)
+		close(c->startfd);
+	if (c->mntfd >= 0)
+		close(c->mntfd);
+}
+
+/*
+ * Enters the caller's mount namespace, chroots to its root and starts at its cwd
+ * (or the directory fd `dirfd` of the caller), with its fsuid, fsgid, groups and
+ * the capabilities `r->caps`. Paths then resolve exactly as they would for it.
+ */
+static int enter_caller(int procfd, const struct caller_req *r, int dirfd, const char *path, struct ctx *c)
+{
+	char fdlink[32];
 	struct stat st;
 
-	if (len < MKNOD_FIXED)
-		return EINVAL;
-	memcpy(&r, msg + HDR_SIZE, sizeof(r));
-	if (r.path_len == 0 || r.path_len >= PATH_MAX || len != MKNOD_FIXED + r.path_len || r.ngroups > MAX_GROUPS)
-		return EINVAL;
-	memcpy(path, msg + MKNOD_FIXED, r.path_len);
-	path[r.path_len] = 0;
-	if (strlen(path) != r.path_len)
-		return EINVAL;
-	split_path(path, &s);
-
-	rootfd = openat(procfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (path[0] == '/' || r.dirfd == -100) {
-		startfd = openat(procfd, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	c->rootfd = openat(procfd, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (path[0] == '/' || dirfd == -100) {
+		c->startfd = openat(procfd, "cwd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	} else {
-		snprintf(fdlink, sizeof(fdlink), "fd/%d", r.dirfd);
-		startfd = openat(procfd, fdlink, O_PATH | O_CLOEXEC);
-		if (startfd < 0 && errno == ENOENT)
+		snprintf(fdlink, sizeof(fdlink), "fd/%d", dirfd);
+		c->startfd = openat(procfd, fdlink, O_PATH | O_CLOEXEC);
+		if (c->startfd < 0 && errno == ENOENT)
 			errno = EBADF;
 	}
-	mntfd = openat(procfd, "ns/mnt", O_RDONLY | O_CLOEXEC);
-	if (rootfd < 0 || startfd < 0 || mntfd < 0) {
-		err = errno;
-		goto out;
-	}
-	if (fstat(startfd, &st) == 0 && !S_ISDIR(st.st_mode)) {
-		err = ENOTDIR;
-		goto out;
-	}
+	c->mntfd = openat(procfd, "ns/mnt", O_RDONLY | O_CLOEXEC);
+	if (c->rootfd < 0 || c->startfd < 0 || c->mntfd < 0)
+		return errno;
+	if (fstat(c->startfd, &st) == 0 && !S_ISDIR(st.st_mode))
+		return ENOTDIR;
+	if (setns(c->mntfd, CLONE_NEWNS) || fchdir(c->rootfd) || chroot(".") || fchdir(c->startfd))
+		return errno;
+	if (setgroups(r->ngroups, (const gid_t *)r->groups))
+		return errno;
+	setfsgid(r->fsgid);
+	setfsuid(r->fsuid);
+	if ((uint32_t)setfsuid(-1) != r->fsuid || (uint32_t)setfsgid(-1) != r->fsgid)
+		return EPERM;
+	return set_caps(r->caps);
+}
 
-	if (setns(mntfd, CLONE_NEWNS) || fchdir(rootfd) || chroot(".") || fchdir(startfd)) {
-		err = errno;
-		goto out;
-	}
-	if (setgroups(r.ngroups, (const gid_t *)r.groups)) {
-		err = errno;
-		goto out;
-	}
-	setfsgid(r.fsgid);
-	setfsuid(r.fsuid);
-	if ((uint32_t)setfsuid(-1) != r.fsuid || (uint32_t)setfsgid(-1) != r.fsgid) {
-		err = EPERM;
-		goto out;
-	}
-	/* The caller's DAC overrides hold only where its namespace maps the owner. */
-	if ((err = set_caps(r.caps)))
+/* Both owner ids of `fd` map into the caller's user namespace. */
+static int owner_mapped(int procfd, int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && id_mapped(procfd, "uid_map", st.st_uid) && id_mapped(procfd, "gid_map", st.st_gid);
+}
+
+static int do_mknod(const unsigned char *msg, size_t len, int procfd, int listener, uint64_t id, uint32_t *flags)
+{
+	struct caller_req r;
+	struct split s;
+	struct ctx c = { -1, -1, -1 };
+	char path[PATH_MAX];
+	int err, parentfd = -1, nodefd = -1;
+	struct stat st;
+
+	if ((err = parse_caller(msg, len, 0, &r, path)))
+		return err;
+	if (r.path_len == 0)
+		return ENOENT;
+	split_path(path, &s);
+	if ((err = enter_caller(procfd, &r, r.a, path, &c)))
 		goto out;
 	parentfd = open(s.parent, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (parentfd < 0) {
 		err = errno;
 		goto out;
 	}
-	if (fstat(parentfd, &st) == 0 &&
-	    !(id_mapped(procfd, "uid_map", st.st_uid) && id_mapped(procfd, "gid_map", st.st_gid)) &&
-	    (err = set_caps(r.caps & ~DAC_CAPS)))
+	/* The caller's DAC overrides hold only where its namespace maps the owner. */
+	if (!owner_mapped(procfd, parentfd) && (err = set_caps(r.caps & ~DAC_CAPS)))
 		goto out;
 	if (s.no_last) {
 		err = EEXIST;
@@ -296,12 +335,11 @@ static int do_mknod(const unsigned char *msg, size_t len, int procfd, int listen
 		err = fstatat(parentfd, s.base, &st, AT_SYMLINK_NOFOLLOW) == 0 ? EEXIST : ENOENT;
 		goto out;
 	}
-
 	/* Last check before the side effect: the caller is still parked on this request. */
 	if ((err = id_valid(listener, id)))
 		goto out;
 	umask(r.umask & 0777);
-	if (mknodat(parentfd, s.base, r.mode, r.dev)) {
+	if (mknodat(parentfd, s.base, r.b, r.c)) {
 		err = errno;
 		goto out;
 	}
@@ -309,11 +347,11 @@ static int do_mknod(const unsigned char *msg, size_t len, int procfd, int listen
 	if (nodefd < 0)
 		goto out; /* replaced under us: the mknod itself succeeded */
 	if (set_caps(all_caps) == 0 && node_unusable(nodefd)) {
-		err = bind_host_node(mntfd, nodefd, &r);
+		err = bind_host_node(c.mntfd, nodefd, &r);
 		if (err) {
 			struct stat a, b;
 			restore();
-			if (setns(mntfd, CLONE_NEWNS) == 0 && fstat(nodefd, &a) == 0 &&
+			if (setns(c.mntfd, CLONE_NEWNS) == 0 && fstat(nodefd, &a) == 0 &&
 			    fstatat(parentfd, s.base, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 				unlinkat(parentfd, s.base, 0);
@@ -327,12 +365,122 @@ out:
 		close(nodefd);
 	if (parentfd >= 0)
 		close(parentfd);
-	if (mntfd >= 0)
-		close(mntfd);
-	if (startfd >= 0)
-		close(startfd);
-	if (rootfd >= 0)
-		close(rootfd);
+	close_ctx(&c);
+	return err;
+}
+
+/*
+ * setxattr(path, name, value, size, flags) as host root, on a file the caller
+ * reaches and whose owner its namespace maps. The daemon has already checked the
+ * name and value against the policy and the caller's CAP_SYS_ADMIN.
+ */
+static int do_setxattr(const unsigned char *msg, size_t len, int procfd, int listener, uint64_t id, uint32_t *flags)
+{
+	struct caller_req r;
+	struct ctx c = { -1, -1, -1 };
+	char path[PATH_MAX], name[256], value[256], link[64];
+	int err, pathfd = -1, fd = -1;
+	struct stat st;
+
+	if (len < CALLER_FIXED)
+		return EINVAL;
+	memcpy(&r, msg + HDR_SIZE, sizeof(r));
+	if (r.c == 0 || r.c >= sizeof(name) || r.b > sizeof(value))
+		return EINVAL;
+	if ((err = parse_caller(msg, len, (size_t)r.b + r.c, &r, path)))
+		return err;
+	memcpy(name, msg + CALLER_FIXED + r.path_len, r.c);
+	name[r.c] = 0;
+	memcpy(value, msg + CALLER_FIXED + r.path_len + r.c, r.b);
+	if (strlen(name) != r.c)
+		return EINVAL;
+	if (r.path_len == 0)
+		return ENOENT;
+	if ((err = enter_caller(procfd, &r, -100, path, &c)))
+		goto out;
+	pathfd = open(path, O_PATH | O_CLOEXEC); /* setxattr follows symlinks */
+	if (pathfd < 0) {
+		err = errno;
+		goto out;
+	}
+	if (fstat(pathfd, &st) || !owner_mapped(procfd, pathfd) || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
+		*flags |= RESP_DECLINE; /* not the container's file, or not a kind we handle */
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		snprintf(link, sizeof(link), "thread-self/fd/%d", pathfd);
+		fd = openat(host_proc, link, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		err = errno;
+		goto out;
+	}
+	if ((err = id_valid(listener, id)) || (err = set_caps(all_caps)))
+		goto out;
+	if (fsetxattr(fd, name, value, r.b, r.a))
+		err = errno;
+out:
+	restore();
+	if (fd >= 0)
+		close(fd);
+	if (pathfd >= 0)
+		close(pathfd);
+	close_ctx(&c);
+	return err;
+}
+
+/*
+ * sched_setscheduler as host root. pid 0 means the caller itself (its host tid is
+ * the notification's pid). Any other pid is the caller's own view: a child forked
+ * into the caller's pid namespace resolves it, so it can only reach that namespace.
+ */
+static int do_sched(const unsigned char *msg, size_t len, int procfd, int listener, uint64_t id, uint32_t host_tid)
+{
+	struct caller_req r;
+	char path[PATH_MAX];
+	struct sched_param sp;
+	int err, pidns = -1, self_pidns = -1, status;
+
+	if ((err = parse_caller(msg, len, 0, &r, path)))
+		return err;
+	sp.sched_priority = (int)r.c;
+	if (r.a < 0)
+		return EINVAL;
+	if (r.a == 0) {
+		if ((err = id_valid(listener, id)))
+			return err;
+		return sched_setscheduler((pid_t)host_tid, (int)r.b, &sp) ? errno : 0;
+	}
+	pidns = openat(procfd, "ns/pid", O_RDONLY | O_CLOEXEC);
+	self_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	if (pidns < 0 || self_pidns < 0) {
+		err = errno;
+		goto out;
+	}
+	if ((err = id_valid(listener, id)))
+		goto out;
+	if (setns(pidns, CLONE_NEWPID)) {
+		err = errno;
+		goto out;
+	}
+	pid_t child = fork();
+	if (child == 0)
+		_exit(sched_setscheduler((pid_t)r.a, (int)r.b, &sp) ? (errno & 0xff) : 0);
+	if (child < 0)
+		err = errno;
+	else if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status))
+		err = EIO;
+	else
+		err = WEXITSTATUS(status);
+	if (setns(self_pidns, CLONE_NEWPID))
+		die("restore pid namespace");
+out:
+	if (pidns >= 0)
+		close(pidns);
+	if (self_pidns >= 0)
+		close(self_pidns);
 	return err;
 }
 
@@ -422,6 +570,10 @@ int main(int argc, char **argv)
 				err = 0;
 			else if (op == OP_MKNOD && nfds == 2)
 				err = do_mknod(msg, (size_t)n, fds[0], fds[1], id, &flags);
+			else if (op == OP_SETXATTR && nfds == 2)
+				err = do_setxattr(msg, (size_t)n, fds[0], fds[1], id, &flags);
+			else if (op == OP_SCHED && nfds == 2)
+				err = do_sched(msg, (size_t)n, fds[0], fds[1], id, rd32(msg + 24));
 		}
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);

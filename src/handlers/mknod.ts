@@ -9,7 +9,8 @@ import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_MKNOD, capBit, hasCap, type 
 import { argInt32, argUint16, argUint32 } from '../../protocol/seccomp.js';
 import type { Policy } from '../../compat/keys.js';
 import { notifIdValid } from '../../native/seccomp.js';
-import { namespaceOf, procPath, readTaskStatus } from '../../native/process.js';
+import { readTaskStatus } from '../../native/process.js';
+import { callerCreds, inContainerUserns } from './caller.js';
 import type { Handler, KernelFeatures, Request, Services } from './types.js';
 
 export interface MknodArgs {
@@ -74,9 +75,7 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
   if (!path.ok) return declined(req, `path unreadable (errno ${path.errno})`);
   const status = readTaskStatus(target.procFd);
   if (status === undefined) return CONTINUE;
-  const callerNs = namespaceOf(procPath(target.procFd, ''), 'user');
-  const initNs = req.container.initPid > 0 ? namespaceOf(`/proc/${req.container.initPid}`, 'user') : undefined;
-  const caller = decideCaller(status, callerNs !== undefined && callerNs === initNs, args.dev === 0);
+  const caller = decideCaller(status, inContainerUserns(req), args.dev === 0);
   if (caller.kind === 'decline') return declined(req, caller.reason);
   // What was read is only known to be the caller's while the request is still pending.
   if (target.listenerFd < 0 || !notifIdValid(target.listenerFd, notif.id)) return CONTINUE;
@@ -88,17 +87,7 @@ async function emulate(req: Request, services: Services, args: MknodArgs, status
   const started = process.hrtime.bigint();
   const reply = await services.helper.mknod(
     notif.id,
-    {
-      dirfd: args.dirfd,
-      mode: args.mode,
-      dev: args.dev,
-      umask: status.umask >= 0 ? status.umask : 0o022,
-      fsuid: status.fsuid,
-      fsgid: status.fsgid,
-      caps: helperCaps(status),
-      groups: status.groups,
-      path,
-    },
+    { ...callerCreds(req, status, helperCaps(status)), dirfd: args.dirfd, mode: args.mode, dev: args.dev, path },
     target.procFd,
     target.listenerFd,
     req.remainingMs(),
