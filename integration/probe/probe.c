@@ -13,6 +13,8 @@
  *   probe thread <op...>                         (op runs in a non-leader thread)
  *   probe bench-mknod DIR N | bench-mknod-denied DIR N | bench-getppid N
  *   probe badptr | longpath
+ *   probe setxattr PATH NAME VALUE [FLAGS] | sched PID POLICY PRIO | getsched PID
+ *   probe bench-setxattr PATH N | bench-sched N
  *
  * Syscalls go through syscall(SYS_*) so that libc never rewrites them
  * (glibc turns mknod() into mknodat()); it builds for x86_64 and i386.
@@ -22,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,6 +262,72 @@ static void op_bench(enum bench kind, const char *op, const char *dir, const cha
 	free(s);
 }
 
+/* setxattr PATH NAME VALUE [FLAGS]: the raw syscall, size = strlen(VALUE). */
+static void op_setxattr(int argc, char **argv)
+{
+	if (argc < 3)
+		usage();
+	long flags = argc > 3 ? parse_num(argv[3], 10) : 0;
+	long r = syscall(SYS_setxattr, argv[0], argv[1], argv[2], strlen(argv[2]), flags);
+	emit("setxattr", r, errno, NULL);
+}
+
+/* sched PID POLICY PRIORITY: the raw syscall. */
+static void op_sched(int argc, char **argv)
+{
+	if (argc < 3)
+		usage();
+	struct sched_param sp = { .sched_priority = (int)parse_num(argv[2], 10) };
+	long r = syscall(SYS_sched_setscheduler, (int)parse_num(argv[0], 10), (int)parse_num(argv[1], 10), &sp);
+	emit("sched", r, errno, NULL);
+}
+
+/* getsched PID: policy and priority as the kernel reports them. */
+static void op_getsched(int argc, char **argv)
+{
+	char extra[96];
+	struct sched_param sp = { 0 };
+	if (argc < 1)
+		usage();
+	int pid = (int)parse_num(argv[0], 10);
+	long pol = syscall(SYS_sched_getscheduler, pid);
+	int e = errno;
+	if (pol < 0) {
+		emit("getsched", pol, e, NULL);
+		return;
+	}
+	syscall(SYS_sched_getparam, pid, &sp);
+	snprintf(extra, sizeof extra, ",\"policy\":%ld,\"priority\":%d", pol, sp.sched_priority);
+	emit("getsched", 0, 0, extra);
+}
+
+/* bench-setxattr PATH N | bench-sched N: latency of an intercepted call, same output as op_bench. */
+static void op_bench_call(const char *op, const char *path, const char *count)
+{
+	long n = parse_num(count, 10), errors = 0;
+	int first_err = 0;
+	uint64_t *s = malloc((size_t)(n > 0 ? n : 1) * sizeof *s);
+	struct sched_param sp = { 0 };
+	if (n < 1 || !s)
+		usage();
+	for (long i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+		long r = path ? syscall(SYS_setxattr, path, "trusted.overlay.opaque", "y", 1, 0)
+			      : syscall(SYS_sched_setscheduler, 0, SCHED_OTHER, &sp);
+		int e = errno;
+		s[i] = now_ns() - t0;
+		if (r < 0 && !errors++)
+			first_err = e;
+	}
+	qsort(s, (size_t)n, sizeof *s, cmp_u64);
+	printf("{\"op\":\"%s\",\"count\":%ld,\"errors\":%ld,\"err\":\"%s\","
+	       "\"median_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,\"min_us\":%.3f,\"max_us\":%.3f}\n",
+	       op, n, errors, errname(first_err), pct_us(s, n, 0.5), pct_us(s, n, 0.99),
+	       pct_us(s, n, 0.999), (double)s[0] / 1000.0, (double)s[n - 1] / 1000.0);
+	fflush(stdout);
+	free(s);
+}
+
 static void run(int argc, char **argv);
 
 struct thread_args {
@@ -311,6 +380,20 @@ static void run(int argc, char **argv)
 		if (argc < 1)
 			usage();
 		op_bench(B_GETPPID, op, NULL, argv[0]);
+	} else if (!strcmp(op, "setxattr")) {
+		op_setxattr(argc, argv);
+	} else if (!strcmp(op, "sched")) {
+		op_sched(argc, argv);
+	} else if (!strcmp(op, "getsched")) {
+		op_getsched(argc, argv);
+	} else if (!strcmp(op, "bench-setxattr")) {
+		if (argc < 2)
+			usage();
+		op_bench_call(op, argv[0], argv[1]);
+	} else if (!strcmp(op, "bench-sched")) {
+		if (argc < 1)
+			usage();
+		op_bench_call(op, NULL, argv[0]);
 	} else if (!strcmp(op, "badptr")) {
 		op_badptr();
 	} else if (!strcmp(op, "longpath")) {

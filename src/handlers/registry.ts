@@ -4,6 +4,8 @@
 import { CONTINUE } from '../../protocol/answer.js';
 import type { SyscallName } from '../../protocol/syscalls.js';
 import { mknodHandler } from './mknod.js';
+import { schedHandler } from './sched.js';
+import { setxattrHandler } from './setxattr.js';
 import type { Handler } from './types.js';
 
 /** For syscalls whose emulation is not built yet: the kernel decides, as if not intercepted. */
@@ -23,10 +25,10 @@ export function defaultRegistry(): Registry {
   return {
     mknod: mknodHandler,
     mknodat: mknodHandler,
-    setxattr: notYet('setxattr'),
+    setxattr: setxattrHandler,
     mount: notYet('mount'),
     bpf: notYet('bpf'),
-    sched_setscheduler: notYet('sched_setscheduler'),
+    sched_setscheduler: schedHandler,
     sysinfo: notYet('sysinfo'),
   };
 }
