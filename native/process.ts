@@ -11,12 +11,28 @@ export function procPath(procFd: number, rel: string): string {
   return `/proc/self/fd/${procFd}/${rel}`;
 }
 
-export function readTaskStatus(procFd: number): TaskStatus | undefined {
+const small = Buffer.alloc(8192);
+
+/**
+ * Reads a small /proc file in one read into a shared buffer: readFileSync's stat and
+ * allocations cost more than the read itself on the per-request path.
+ */
+export function readProcText(path: string): string | undefined {
+  let fd = -1;
   try {
-    return parseTaskStatus(fs.readFileSync(procPath(procFd, 'status'), 'latin1'));
+    fd = fs.openSync(path, 'r');
+    const n = fs.readSync(fd, small, 0, small.length, null);
+    return small.toString('latin1', 0, n);
   } catch {
     return undefined;
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
   }
+}
+
+export function readTaskStatus(procFd: number): TaskStatus | undefined {
+  const text = readProcText(procPath(procFd, 'status'));
+  return text === undefined ? undefined : parseTaskStatus(text);
 }
 
 /** The namespace identity (`user:[4026531837]`) of a task, or undefined if it is gone. */

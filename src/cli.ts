@@ -71,7 +71,7 @@ async function serve(argv: string[]): Promise<void> {
     fail('--deadline-ms must be an integer from 10 to 25000 (liblxc gives up after 30000)');
   }
   if (process.getuid?.() !== 0) fail('serve must run as root');
-  const log = createLogger(values['log-level']);
+  const { log, flush } = createLogger(values['log-level']);
   process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (daemon keeps running)'));
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (daemon keeps running)'));
   const daemon = new Daemon({
@@ -84,6 +84,7 @@ async function serve(argv: string[]): Promise<void> {
   const stop = (signal: string): void => {
     log.info({ signal }, 'stopping');
     daemon.stop();
+    flush();
     process.exit(0);
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

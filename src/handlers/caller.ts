@@ -1,11 +1,10 @@
 // Facts about the calling task that several handlers need: its credentials for the
 // helper, whether it lives in the container's own user namespace, its ids inside.
 
-import fs from 'node:fs';
-import { parseIdMap, toInside } from '../../protocol/idmap.js';
+import { parseIdMap, toInside, type IdRange } from '../../protocol/idmap.js';
 import type { CallerCreds } from '../../protocol/helper-wire.js';
 import type { TaskStatus } from '../../protocol/proc-status.js';
-import { namespaceOf, procPath } from '../../native/process.js';
+import { namespaceOf, procPath, readProcText } from '../../native/process.js';
 import type { Request } from './types.js';
 
 /** The helper acts with these: the caller's fs ids, groups and umask, and `caps`. */
@@ -27,13 +26,24 @@ export function inContainerUserns(req: Request): boolean {
   return callerNs !== undefined && callerNs === initNs;
 }
 
-/** The caller's effective uid and gid as its own namespace sees them. */
+// The container's maps are written once and never change: cache them per container
+// init (a caller outside the init's user namespace is never served, so nothing else is cached).
+const mapCache = new Map<string, { uid: IdRange[]; gid: IdRange[] }>();
+
+/** The caller's effective uid and gid inside the container's user namespace (callers in it only). */
 export function idsInside(req: Request, status: TaskStatus): { uid?: number; gid?: number } {
-  try {
-    const uidMap = parseIdMap(fs.readFileSync(procPath(req.target.procFd, 'uid_map'), 'latin1'));
-    const gidMap = parseIdMap(fs.readFileSync(procPath(req.target.procFd, 'gid_map'), 'latin1'));
-    return { uid: toInside(uidMap, status.euid), gid: toInside(gidMap, status.egid) };
-  } catch {
-    return {};
+  const ns = namespaceOf(procPath(req.target.procFd, ''), 'user');
+  if (ns === undefined || req.container.initPid <= 0) return {};
+  const key = `${req.container.initPid}:${ns}`;
+  let maps = mapCache.get(key);
+  if (maps === undefined) {
+    const uid = readProcText(`/proc/${req.container.initPid}/uid_map`);
+    const gid = readProcText(`/proc/${req.container.initPid}/gid_map`);
+    if (uid === undefined || gid === undefined) return {};
+    if (namespaceOf(`/proc/${req.container.initPid}`, 'user') !== ns) return {};
+    maps = { uid: parseIdMap(uid), gid: parseIdMap(gid) };
+    if (mapCache.size > 1024) mapCache.clear();
+    mapCache.set(key, maps);
   }
+  return { uid: toInside(maps.uid, status.euid), gid: toInside(maps.gid, status.egid) };
 }
