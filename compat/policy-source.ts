@@ -123,3 +123,37 @@ export class FilePolicySource implements PolicySource {
     this.watcher = undefined;
   }
 }
+
+/**
+ * Policies set per container at run time (an OCI runtime's metadata or annotations),
+ * over a fallback source. Each holder (one listener) keeps its entry until it releases
+ * it; the newest holder's policy applies while several hold the same name.
+ */
+export class OverridePolicySource implements PolicySource {
+  private readonly held = new Map<string, { policy: Policy; token: object }[]>();
+
+  constructor(private readonly fallback: PolicySource) {}
+
+  /** Sets `name`'s policy until the returned function is called. */
+  hold(name: string, policy: Policy): () => void {
+    const token = {};
+    const list = this.held.get(name) ?? [];
+    list.push({ policy, token });
+    this.held.set(name, list);
+    return () => {
+      const rest = (this.held.get(name) ?? []).filter((e) => e.token !== token);
+      if (rest.length > 0) this.held.set(name, rest);
+      else this.held.delete(name);
+    };
+  }
+
+  lookup(name: string): Policy {
+    const list = this.held.get(name);
+    return list !== undefined ? list[list.length - 1]!.policy : this.fallback.lookup(name);
+  }
+
+  close(): void {
+    this.held.clear();
+    this.fallback.close();
+  }
+}

@@ -13,7 +13,11 @@ const DEFAULT_DENY = [
   'delete_module errno 38',
 ];
 
-const NEW_MOUNT_API = ['fsopen', 'fsconfig', 'fsinfo', 'fsmount', 'fspick', 'open_tree', 'move_mount', 'openat2'];
+// As current Incus: ENOSYS for fsopen and fsconfig is enough to send mount(8) back to
+// mount(2), where interception can see the whole request. LXD 5.0.2 also blocks fsinfo,
+// fsmount, fspick, open_tree, move_mount and openat2, which breaks programs that use
+// them for other things (openat2 for safe path resolution, open_tree for bind mounts).
+const NEW_MOUNT_API = ['fsopen', 'fsconfig'];
 
 /** Notify rules, one block per enabled key, in LXD's order. */
 export function interceptRules(p: Policy): string[] {

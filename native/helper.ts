@@ -10,10 +10,12 @@ import {
   decodeHelperReply,
   encodeMknod,
   encodePing,
+  encodeMount,
   encodeSched,
   encodeSetxattr,
   type HelperReply,
   type MknodRequest,
+  type MountRequest,
   type SchedRequest,
   type SetxattrRequest,
 } from '../protocol/helper-wire.js';
@@ -87,6 +89,11 @@ export class HelperClient {
   /** sched_setscheduler as host root, with the pid resolved in the caller's pid namespace. */
   sched(notifId: bigint, req: SchedRequest, procFd: number, listenerFd: number, timeoutMs: number): Promise<HelperReply> {
     return this.call((seq) => encodeSched(seq, notifId, req), [procFd, listenerFd], timeoutMs);
+  }
+
+  /** A new mount made with host privilege, onto a target resolved as the caller. */
+  mount(notifId: bigint, req: MountRequest, procFd: number, listenerFd: number, timeoutMs: number): Promise<HelperReply> {
+    return this.call((seq) => encodeMount(seq, notifId, req), [procFd, listenerFd], timeoutMs);
   }
 
   ping(timeoutMs = 2000): Promise<HelperReply> {

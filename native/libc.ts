@@ -28,7 +28,10 @@ export const c = {
   pidfdGetfd: libc.func('int pidfd_getfd(int pidfd, int targetfd, unsigned int flags)'),
   pidfdSendSignal: libc.func('int pidfd_send_signal(int pidfd, int sig, void *info, unsigned int flags)'),
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
+  poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   seccomp: libc.func('int syscall(long nr, unsigned int op, unsigned int flags, void *args)'),
+  sysinfo: libc.func('int sysinfo(void *info)'),
+  sysconf: libc.func('long sysconf(int name)'),
 };
 
 export function errno(): number {

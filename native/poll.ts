@@ -1,6 +1,7 @@
 // Readiness from Node's own epoll (a libuv poll handle via koffi), so no thread blocks.
 
 import koffi from 'koffi';
+import { c } from './libc.js';
 
 export interface PollEvents {
   readonly readable: boolean;
@@ -40,4 +41,19 @@ export function watchFd(
     },
     unref: () => handle.unref(),
   };
+}
+
+export const POLLIN = 0x1;
+export const POLLERR = 0x8;
+export const POLLHUP = 0x10;
+export const POLLNVAL = 0x20;
+
+const pollfd = Buffer.alloc(8);
+
+/** The fd's readiness right now (poll with a zero timeout): revents, or 0 on error. */
+export function readyNow(fd: number): number {
+  pollfd.writeInt32LE(fd, 0);
+  pollfd.writeInt16LE(POLLIN, 4);
+  pollfd.writeInt16LE(0, 6);
+  return c.poll(pollfd, 1, 0) > 0 ? pollfd.readUInt16LE(6) : 0;
 }

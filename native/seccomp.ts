@@ -1,7 +1,16 @@
 // seccomp ioctls and probes. In the liblxc model only ID_VALID and ADDFD may be used
-// on the forwarded listener: RECV/SEND belong to the monitor.
+// on the forwarded listener: RECV/SEND belong to the monitor. The OCI agent owns its
+// listeners and uses RECV/SEND too.
 
-import { SECCOMP_IOCTL_NOTIF_ADDFD, SECCOMP_IOCTL_NOTIF_ID_VALID } from '../protocol/constants.js';
+import fs from 'node:fs';
+import {
+  SECCOMP_IOCTL_NOTIF_ADDFD,
+  SECCOMP_IOCTL_NOTIF_ID_VALID,
+  SECCOMP_IOCTL_NOTIF_RECV,
+  SECCOMP_IOCTL_NOTIF_SEND,
+  SECCOMP_NOTIF_RESP_SIZE,
+  SECCOMP_NOTIF_SIZE,
+} from '../protocol/constants.js';
 import { KERNEL_SIZES, type NotifSizes } from '../protocol/proxy-message.js';
 import { NR_SECCOMP, SECCOMP_GET_NOTIF_SIZES, c, errno } from './libc.js';
 import { SyscallError } from './errors.js';
@@ -43,4 +52,39 @@ export function notifAddFd(listener: number, id: bigint, srcFd: number, flags: n
   const fd = c.ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, buf);
   if (fd < 0) throw new SyscallError('ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)', errno());
   return fd;
+}
+
+const EINTR = 4;
+
+/**
+ * SECCOMP_IOCTL_NOTIF_RECV into `buf` (80 bytes, zeroed here as the kernel demands).
+ * Returns 0 or an errno (ENOENT: the task was interrupted before it was received).
+ * Blocks when nothing is pending: call it only when poll reports the fd readable.
+ */
+export function notifRecv(listener: number, buf: Buffer): number {
+  for (;;) {
+    buf.fill(0, 0, SECCOMP_NOTIF_SIZE);
+    if (c.ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, buf) === 0) return 0;
+    const e = errno();
+    if (e !== EINTR) return e;
+  }
+}
+
+/** SECCOMP_IOCTL_NOTIF_SEND of a 24-byte response; 0 or an errno (ENOENT: the task is gone). */
+export function notifSend(listener: number, resp: Buffer): number {
+  if (resp.length < SECCOMP_NOTIF_RESP_SIZE) throw new RangeError('short seccomp_notif_resp');
+  for (;;) {
+    if (c.ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, resp) === 0) return 0;
+    const e = errno();
+    if (e !== EINTR) return e;
+  }
+}
+
+/** True when `fd` is a seccomp user-notification listener. */
+export function isSeccompListener(fd: number): boolean {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:seccomp notify';
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,4 @@
-// AF_UNIX SOCK_SEQPACKET sockets with SCM_RIGHTS, which Node's net module cannot do.
+// AF_UNIX SOCK_SEQPACKET and SOCK_STREAM sockets with SCM_RIGHTS, which Node's net module cannot do.
 
 import {
   AF_UNIX,
@@ -144,18 +144,65 @@ export class MessageReceiver {
   }
 
   private parseFds(): number[] {
-    const fds: number[] = [];
-    const total = Number(this.msg.readBigUInt64LE(40));
-    let off = 0;
-    while (off + CMSG_HDR <= total) {
-      const len = Number(this.ctl.readBigUInt64LE(off));
-      if (len < CMSG_HDR || off + len > total) break;
-      if (this.ctl.readInt32LE(off + 8) === SOL_SOCKET && this.ctl.readInt32LE(off + 12) === SCM_RIGHTS) {
-        for (let p = off + CMSG_HDR; p + 4 <= off + len; p += 4) fds.push(this.ctl.readInt32LE(p));
-      }
-      off += align8(len);
+    return rightsIn(this.ctl, Number(this.msg.readBigUInt64LE(40)));
+  }
+}
+
+/** The fds of every SCM_RIGHTS message in the first `total` bytes of a control buffer. */
+function rightsIn(ctl: Buffer, total: number): number[] {
+  const fds: number[] = [];
+  let off = 0;
+  while (off + CMSG_HDR <= total) {
+    const len = Number(ctl.readBigUInt64LE(off));
+    if (len < CMSG_HDR || off + len > total) break;
+    if (ctl.readInt32LE(off + 8) === SOL_SOCKET && ctl.readInt32LE(off + 12) === SCM_RIGHTS) {
+      for (let p = off + CMSG_HDR; p + 4 <= off + len; p += 4) fds.push(ctl.readInt32LE(p));
     }
-    return fds;
+    off += align8(len);
+  }
+  return fds;
+}
+
+export type StreamChunk =
+  | { readonly kind: 'data'; readonly length: number; readonly fds: number[]; readonly fdsTruncated: boolean }
+  | { readonly kind: 'again' }
+  | { readonly kind: 'eof' };
+
+/**
+ * Non-blocking reads from a SOCK_STREAM socket, with any SCM_RIGHTS fds that arrive
+ * (close-on-exec). Every fd received is returned, so the caller can close them all.
+ */
+export class StreamReceiver {
+  private readonly ctl: Buffer;
+  private readonly msg = Buffer.alloc(56);
+  private readonly iov = Buffer.alloc(16);
+
+  constructor(maxFds: number) {
+    this.ctl = Buffer.alloc(CMSG_HDR + align8(4 * maxFds));
+  }
+
+  /** Reads into `into` (at least one byte long: a zero-length read looks like EOF). */
+  recv(fd: number, into: Buffer): StreamChunk {
+    if (into.length === 0) throw new RangeError('no room to read into');
+    this.iov.writeBigUInt64LE(addressOf(into), 0);
+    this.iov.writeBigUInt64LE(BigInt(into.length), 8);
+    this.msg.writeBigUInt64LE(addressOf(this.iov), 16);
+    this.msg.writeBigUInt64LE(1n, 24);
+    this.msg.writeBigUInt64LE(addressOf(this.ctl), 32);
+    for (;;) {
+      this.msg.writeBigUInt64LE(BigInt(this.ctl.length), 40);
+      this.msg.writeInt32LE(0, 48);
+      const n = Number(c.recvmsg(fd, this.msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+      if (n < 0) {
+        const e = errno();
+        if (e === EINTR) continue;
+        if (e === EAGAIN) return { kind: 'again' };
+        throw new SyscallError('recvmsg', e);
+      }
+      const fds = rightsIn(this.ctl, Number(this.msg.readBigUInt64LE(40)));
+      if (n === 0 && fds.length === 0) return { kind: 'eof' };
+      return { kind: 'data', length: n, fds, fdsTruncated: (this.msg.readInt32LE(48) & MSG_CTRUNC) !== 0 };
+    }
   }
 }
 

@@ -7,7 +7,14 @@ export type ProtocolErrorCode =
   | 'ICD_PROTO_SIZES'
   | 'ICD_PROTO_COOKIE'
   | 'ICD_PROTO_FDS'
-  | 'ICD_PROTO_HELPER';
+  | 'ICD_PROTO_HELPER'
+  // The OCI runtime's state message (protocol/oci-state.ts, src/oci/server.ts).
+  | 'ICD_OCI_SIZE'
+  | 'ICD_OCI_JSON'
+  | 'ICD_OCI_FIELD'
+  | 'ICD_OCI_FDS'
+  | 'ICD_OCI_TIMEOUT'
+  | 'ICD_OCI_LISTENER';
 
 export class ProtocolError extends Error {
   readonly code: ProtocolErrorCode;

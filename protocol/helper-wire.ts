@@ -7,6 +7,9 @@
 //          mknod:    a = dirfd, b = mode, c = dev
 //          setxattr: a = flags, b = value length, c = name length; extra = name, value
 //          sched:    a = pid as the caller sees it (0 = itself), b = policy, c = priority
+//          mount:    a = mode (plain, idmapped, fuse); path = target; extra = u32 source_len, fstype_len,
+//                    options_len, attrs, then source, fstype (the FUSE binary in fuse mode), options
+//                    (NUL-separated fsconfig options, or one comma-separated -o string for FUSE)
 // reply:    0 u32 magic | 4 s32 errno | 8 u64 seq | 16 s64 val | 24 u32 flags | 28 reserved
 
 import { PATH_MAX } from './constants.js';
@@ -20,7 +23,9 @@ export const HELPER_REPLY_SIZE = 32;
 export const HELPER_MAX_GROUPS = 64;
 const CALLER_FIXED = HELPER_HEADER + 40 + 4 * HELPER_MAX_GROUPS;
 
-export const HelperOp = { PING: 1, MKNOD: 2, SETXATTR: 3, SCHED: 4 } as const;
+export const HelperOp = { PING: 1, MKNOD: 2, SETXATTR: 3, SCHED: 4, MOUNT: 5 } as const;
+
+export const MountMode = { PLAIN: 0, IDMAPPED: 1, FUSE: 2 } as const;
 
 /** Reply flag: the created node was unusable (user-namespace-owned fs) and a host node was bound over it. */
 export const HELPER_FLAG_BOUND = 1;
@@ -95,6 +100,28 @@ function encodeCaller(
   let off = CALLER_FIXED;
   for (const part of [path, ...extra]) off += part.copy(b, off);
   return b;
+}
+
+export interface MountRequest extends CallerCreds {
+  readonly mode: number;
+  readonly target: Buffer;
+  readonly source: Buffer;
+  readonly fstype: Buffer;
+  readonly options: Buffer;
+  readonly attrs: number;
+}
+
+export function encodeMount(seq: bigint, notifId: bigint, r: MountRequest): Buffer {
+  checkPath(r.target, false);
+  if (r.source.length >= PATH_MAX || r.source.includes(0) || r.fstype.length === 0 || r.fstype.length > 255 || r.fstype.includes(0) || r.options.length >= 4096) {
+    throw new RangeError('mount source, fstype or options out of bounds');
+  }
+  const lens = Buffer.alloc(16);
+  lens.writeUInt32LE(r.source.length, 0);
+  lens.writeUInt32LE(r.fstype.length, 4);
+  lens.writeUInt32LE(r.options.length, 8);
+  lens.writeUInt32LE(r.attrs >>> 0, 12);
+  return encodeCaller(HelperOp.MOUNT, seq, notifId, [r.mode, 0, 0], r, r.target, [lens, r.source, r.fstype, r.options]);
 }
 
 export function encodePing(seq: bigint): Buffer {

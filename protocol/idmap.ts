@@ -22,3 +22,9 @@ export function toInside(map: readonly IdRange[], hostId: number): number | unde
   for (const r of map) if (hostId >= r.outside && hostId < r.outside + r.count) return r.inside + (hostId - r.outside);
   return undefined;
 }
+
+/** The host id of an id inside the namespace, or undefined when it is not mapped. */
+export function toOutside(map: readonly IdRange[], inside: number): number | undefined {
+  for (const r of map) if (inside >= r.inside && inside < r.inside + r.count) return r.outside + (inside - r.inside);
+  return undefined;
+}

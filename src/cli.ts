@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// interceptd command line: `serve` runs the daemon, `lxc-config` wires a container.
+// interceptd command line: `serve` runs the daemon, `lxc-config` wires an LXC container,
+// `oci-config` an OCI bundle.
 
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { lxcConfig } from '../compat/lxc-config.js';
+import { ociConfig } from '../compat/oci-config.js';
 import { createLogger } from './core/log.js';
 import { Daemon, DEFAULTS } from './daemon.js';
 
@@ -15,15 +17,19 @@ const USAGE: Record<string, string> = {
 Usage: interceptd <command> [options]
 
 Commands:
-  serve        run the daemon (liblxc proxy socket <state-dir>/seccomp.socket)
+  serve        run the daemon (liblxc proxy socket <state-dir>/seccomp.socket,
+               OCI agent socket <state-dir>/oci.socket)
   lxc-config   write a container's policy and seccomp profile, print its LXC config lines
+  oci-config   add interception to an OCI bundle's config.json (runc, crun)
   help [CMD]   show help for a command
 
 Run 'interceptd <command> --help' for a command's options.`,
   serve: `Usage: interceptd serve [options]
 
-Runs the interceptor. liblxc connects to <state-dir>/seccomp.socket (root only).
-Policies are read from <config-dir>/containers/<name>.yaml and re-read when they change.
+Runs the interceptor. liblxc connects to <state-dir>/seccomp.socket, OCI runtimes
+(runc, crun) to <state-dir>/oci.socket (both root only). Policies are read from
+<config-dir>/containers/<name>.yaml and re-read when they change; an OCI container's
+listenerMetadata or annotations take precedence over its file.
 
 Options:
   --state-dir DIR     sockets and runtime state (default ${DEFAULTS.stateDir})
@@ -46,6 +52,21 @@ Options:
   --unset KEY         remove a key (repeatable)
   --state-dir DIR     where the daemon's socket lives (default ${DEFAULTS.stateDir})
   --config-dir DIR    default ${DEFAULTS.configDir}`,
+  'oci-config': `Usage: interceptd oci-config BUNDLE [--set KEY=VALUE]... [--unset KEY]... [options]
+
+Edits BUNDLE/config.json in place: adds the notify rules LXD would generate for the
+keys (as OCI linux.seccomp.syscalls rules), sets linux.seccomp.listenerPath to
+<state-dir>/oci.socket and linux.seccomp.listenerMetadata to the keys (one KEY=VALUE
+per line). Keys already in the bundle's listenerMetadata are kept unless changed.
+Everything else in the file is left as it is. Running it again replaces its own rules.
+
+Keys: security.syscalls.intercept.{mknod,setxattr,mount,mount.allowed,mount.fuse,
+mount.shift,bpf,bpf.devices,sched_setscheduler,sysinfo}.
+
+Options:
+  --set KEY=VALUE     set a key (repeatable)
+  --unset KEY         remove a key (repeatable)
+  --state-dir DIR     where the daemon's socket lives (default ${DEFAULTS.stateDir})`,
 };
 
 function fail(msg: string): never {
@@ -122,6 +143,28 @@ function lxcConfigCmd(argv: string[]): void {
   console.log(result.lines.join('\n'));
 }
 
+function ociConfigCmd(argv: string[]): void {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      set: { type: 'string', multiple: true, default: [] },
+      unset: { type: 'string', multiple: true, default: [] },
+      'state-dir': { type: 'string', default: DEFAULTS.stateDir },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void console.log(USAGE['oci-config']);
+  if (positionals.length !== 1) fail('oci-config takes exactly one BUNDLE directory (see --help)');
+  const result = ociConfig({ bundle: positionals[0]!, stateDir: values['state-dir']!, set: values.set!, unset: values.unset! });
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(`interceptd: ${e}\n`);
+    process.exit(1);
+  }
+  console.log(`${result.configPath}: ${result.rules} interception rules`);
+  if (result.rules > 0) console.log(`listenerMetadata:\n${result.metadata.replace(/^/gm, '  ')}`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -129,6 +172,8 @@ async function main(argv: string[]): Promise<void> {
       return serve(rest);
     case 'lxc-config':
       return lxcConfigCmd(rest);
+    case 'oci-config':
+      return ociConfigCmd(rest);
     case undefined:
     case 'help':
     case '--help':

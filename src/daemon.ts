@@ -1,8 +1,9 @@
-// Wires the parts together: policy source → dispatcher (+ helper) → transports.
+// Wires the parts together: policy source → dispatcher (+ helper) → transports (liblxc, OCI).
 
 import os from 'node:os';
 import path from 'node:path';
-import { FilePolicySource } from '../compat/policy-source.js';
+import { FilePolicySource, OverridePolicySource } from '../compat/policy-source.js';
+import { OCI_SOCKET } from '../compat/oci-config.js';
 import { HelperClient } from '../native/helper.js';
 import { kernelNotifSizes } from '../native/seccomp.js';
 import type { Logger } from './core/log.js';
@@ -11,6 +12,7 @@ import { Dispatcher } from './dispatch.js';
 import { defaultRegistry } from './handlers/registry.js';
 import type { KernelFeatures } from './handlers/types.js';
 import { LiblxcServer } from './liblxc/server.js';
+import { OciServer } from './oci/server.js';
 
 export interface DaemonOptions {
   readonly stateDir: string;
@@ -31,7 +33,8 @@ export function kernelVersion(release = os.release()): [number, number] {
 
 export function probeKernel(release = os.release()): KernelFeatures {
   const [major, minor] = kernelVersion(release);
-  return { unprivilegedWhiteouts: major > 5 || (major === 5 && minor >= 8) };
+  const atLeast = (a: number, b: number): boolean => major > a || (major === a && minor >= b);
+  return { unprivilegedWhiteouts: atLeast(5, 8), addfdSend: atLeast(5, 14) };
 }
 
 export class Daemon {
@@ -39,10 +42,14 @@ export class Daemon {
   readonly helper: HelperClient;
   readonly dispatcher: Dispatcher;
   readonly liblxc: LiblxcServer;
+  /** Per-container policies from OCI runtimes, over the policy files. */
+  readonly ociPolicies: OverridePolicySource;
+  readonly oci: OciServer;
 
   constructor(readonly opts: DaemonOptions) {
     prepareStateDir(opts.stateDir);
     this.policies = new FilePolicySource(opts.configDir, opts.log);
+    this.ociPolicies = new OverridePolicySource(this.policies);
     this.helper = new HelperClient({
       binary: opts.helperBinary,
       deviceDir: path.join(opts.stateDir, 'helper-devices'),
@@ -50,7 +57,7 @@ export class Daemon {
     });
     this.dispatcher = new Dispatcher(
       defaultRegistry(),
-      this.policies,
+      this.ociPolicies,
       { helper: this.helper, kernel: probeKernel() },
       opts.deadlineMs,
       opts.log,
@@ -61,16 +68,24 @@ export class Daemon {
       kernelSizes: kernelNotifSizes(),
       log: opts.log,
     });
+    this.oci = new OciServer({
+      socketPath: path.join(opts.stateDir, OCI_SOCKET),
+      dispatcher: this.dispatcher,
+      policies: this.ociPolicies,
+      log: opts.log,
+    });
   }
 
   async start(): Promise<void> {
     await this.helper.ping();
     this.liblxc.listen();
+    this.oci.listen();
   }
 
   stop(): void {
     this.liblxc.close();
+    this.oci.close();
     this.helper.close();
-    this.policies.close();
+    this.ociPolicies.close();
   }
 }

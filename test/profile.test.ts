@@ -30,7 +30,10 @@ const SECCOMP_GUARD = [
   'seccomp errno 22 [1,8,SCMP_CMP_MASKED_EQ,8]',
 ];
 
-t.test('LXD 5.0.2 with interception on: byte for byte', async (t) => {
+// The one deliberate difference (README): only fsopen and fsconfig get ENOSYS, as in Incus.
+const RELAXED = ['fsinfo', 'fsmount', 'fspick', 'open_tree', 'move_mount', 'openat2'].map((s) => `${s} errno 38`);
+
+t.test('LXD 5.0.2 with interception on: byte for byte, but for the relaxed new-mount-API block', async (t) => {
   const keys = syscallKeys('config-expanded.intercept-on.yaml');
   t.same(Object.keys(keys).sort(), [
     `${I}bpf`,
@@ -42,7 +45,9 @@ t.test('LXD 5.0.2 with interception on: byte for byte', async (t) => {
     `${I}sched_setscheduler`,
     `${I}setxattr`,
   ]);
-  t.equal(generateProfile(policyOf(keys)), lxdOn);
+  const expected = lxdOn.split('\n').filter((l) => !RELAXED.includes(l)).join('\n');
+  t.equal(lxdOn.split('\n').length - expected.split('\n').length, 6, 'six lines relaxed');
+  t.equal(generateProfile(policyOf(keys)), expected);
 });
 
 t.test('LXD 5.0.2 with interception off: byte for byte', async (t) => {
@@ -76,7 +81,7 @@ t.test('each key alone adds only its block and the seccomp guard', async (t) => 
     sysinfo: ['sysinfo notify'],
     mount: [
       'mount notify [3,0,SCMP_CMP_MASKED_EQ,18446744070422410016]',
-      ...['fsopen', 'fsconfig', 'fsinfo', 'fsmount', 'fspick', 'open_tree', 'move_mount', 'openat2'].map((s) => `${s} errno 38`),
+      ...['fsopen', 'fsconfig'].map((s) => `${s} errno 38`),
     ],
     bpf: ['bpf notify [0,5,SCMP_CMP_EQ]', 'bpf notify [0,8,SCMP_CMP_EQ]', 'bpf notify [0,9,SCMP_CMP_EQ]'],
   };

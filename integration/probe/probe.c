@@ -15,6 +15,10 @@
  *   probe badptr | longpath
  *   probe setxattr PATH NAME VALUE [FLAGS] | sched PID POLICY PRIO | getsched PID
  *   probe bench-setxattr PATH N | bench-sched N
+ *   probe bpfdev CGDIR MAJ MIN DEVPATH [ATTRSIZE] | bpfbad | bpf-nondir PATH
+ *   probe fsopen TYPE
+ *   probe sysinfo [badptr|readonly|straddle] | bench-sysinfo N  (every field, and
+ *                                  whether the bytes after the struct survived)
  *
  * Syscalls go through syscall(SYS_*) so that libc never rewrites them
  * (glibc turns mknod() into mknodat()); it builds for x86_64 and i386.
@@ -25,6 +29,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <linux/bpf.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +38,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -328,6 +334,196 @@ static void op_bench_call(const char *op, const char *path, const char *count)
 	free(s);
 }
 
+/* sysinfo [badptr]: the raw syscall into a larger buffer full of a canary; the 8
+ * bytes after sizeof(struct sysinfo) (64 on i386, 112 on x86_64) must survive. */
+static void op_sysinfo(int argc, char **argv)
+{
+	unsigned char buf[sizeof(struct sysinfo) + 64];
+	struct sysinfo si;
+	char extra[640];
+	memset(buf, 0xa5, sizeof buf);
+	if (argc > 0) {
+		/* badptr: unmapped; readonly: a PROT_READ page; straddle: the struct runs
+		 * into an unmapped page. The kernel answers EFAULT to each. */
+		long pg = sysconf(_SC_PAGESIZE), r;
+		unsigned char *p = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			emit("sysinfo", -1, errno, ",\"stage\":\"mmap\"");
+			return;
+		}
+		munmap(p + pg, pg);
+		if (!strcmp(argv[0], "badptr")) {
+			r = syscall(SYS_sysinfo, (void *)1);
+		} else if (!strcmp(argv[0], "readonly")) {
+			mprotect(p, pg, PROT_READ);
+			r = syscall(SYS_sysinfo, p);
+		} else if (!strcmp(argv[0], "straddle")) {
+			r = syscall(SYS_sysinfo, p + pg - 40);
+		} else {
+			usage();
+		}
+		emit("sysinfo", r, errno, NULL);
+		munmap(p, pg);
+		return;
+	}
+	long r = syscall(SYS_sysinfo, buf);
+	int e = errno;
+	int canary_ok = 1;
+	for (size_t i = sizeof si; i < sizeof si + 8; i++)
+		canary_ok &= buf[i] == 0xa5;
+	memcpy(&si, buf, sizeof si);
+	snprintf(extra, sizeof extra,
+		 ",\"size\":%u,\"uptime\":%lld,\"loads\":[%llu,%llu,%llu],\"totalram\":%llu,"
+		 "\"freeram\":%llu,\"sharedram\":%llu,\"bufferram\":%llu,\"totalswap\":%llu,"
+		 "\"freeswap\":%llu,\"procs\":%u,\"totalhigh\":%llu,\"freehigh\":%llu,"
+		 "\"mem_unit\":%u,\"canary_ok\":%s",
+		 (unsigned)sizeof si, (long long)si.uptime, (unsigned long long)si.loads[0],
+		 (unsigned long long)si.loads[1], (unsigned long long)si.loads[2],
+		 (unsigned long long)si.totalram, (unsigned long long)si.freeram,
+		 (unsigned long long)si.sharedram, (unsigned long long)si.bufferram,
+		 (unsigned long long)si.totalswap, (unsigned long long)si.freeswap,
+		 (unsigned)si.procs, (unsigned long long)si.totalhigh,
+		 (unsigned long long)si.freehigh, (unsigned)si.mem_unit,
+		 canary_ok ? "true" : "false");
+	emit("sysinfo", r, e, r == 0 ? extra : NULL);
+}
+
+/* bench-sysinfo N: latency of sysinfo(), same output as op_bench. */
+static void op_bench_sysinfo(const char *op, const char *count)
+{
+	long n = parse_num(count, 10), errors = 0;
+	int first_err = 0;
+	uint64_t *s = malloc((size_t)(n > 0 ? n : 1) * sizeof *s);
+	struct sysinfo si;
+	if (n < 1 || !s)
+		usage();
+	for (long i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+		long r = syscall(SYS_sysinfo, &si);
+		int e = errno;
+		s[i] = now_ns() - t0;
+		if (r < 0 && !errors++)
+			first_err = e;
+	}
+	qsort(s, (size_t)n, sizeof *s, cmp_u64);
+	printf("{\"op\":\"%s\",\"count\":%ld,\"errors\":%ld,\"err\":\"%s\","
+	       "\"median_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,\"min_us\":%.3f,\"max_us\":%.3f}\n",
+	       op, n, errors, errname(first_err), pct_us(s, n, 0.5), pct_us(s, n, 0.99),
+	       pct_us(s, n, 0.999), (double)s[0] / 1000.0, (double)s[n - 1] / 1000.0);
+	fflush(stdout);
+	free(s);
+}
+
+/* A runc-style device program: deny char device MAJ:MIN, allow everything else. */
+static int bpf_load_dev(unsigned maj, unsigned min, unsigned attr_size, char *log, unsigned log_size, int broken)
+{
+	struct bpf_insn prog[] = {
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 2, .src_reg = 1, .off = 0 },
+		{ .code = BPF_ALU64 | BPF_AND | BPF_K, .dst_reg = 2, .imm = 0xffff },
+		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = 2, .off = 6, .imm = BPF_DEVCG_DEV_CHAR },
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 3, .src_reg = 1, .off = 4 },
+		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = 3, .off = 4, .imm = (int)maj },
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = 4, .src_reg = 1, .off = 8 },
+		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = 4, .off = 2, .imm = (int)min },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	unsigned char attr_buf[4096] = { 0 };
+	union bpf_attr *a = (union bpf_attr *)attr_buf;
+	a->prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	/* A broken program: the verifier rejects a path that falls off the end. */
+	a->insn_cnt = broken ? 7 : sizeof(prog) / sizeof(prog[0]);
+	a->insns = (uint64_t)(uintptr_t)prog;
+	a->license = (uint64_t)(uintptr_t)"GPL";
+	if (log) {
+		a->log_level = 1;
+		a->log_size = log_size;
+		a->log_buf = (uint64_t)(uintptr_t)log;
+	}
+	return (int)syscall(SYS_bpf, BPF_PROG_LOAD, attr_buf, attr_size);
+}
+
+static long bpf_attach(int cmd, int cgfd, int progfd, unsigned flags)
+{
+	union bpf_attr a;
+	memset(&a, 0, sizeof(a));
+	a.target_fd = (uint32_t)cgfd;
+	a.attach_bpf_fd = (uint32_t)progfd;
+	a.attach_type = BPF_CGROUP_DEVICE;
+	a.attach_flags = flags;
+	return syscall(SYS_bpf, cmd, &a, sizeof(a));
+}
+
+static void emit_open(const char *op, const char *dev)
+{
+	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	emit(op, fd < 0 ? -1 : 0, errno, NULL);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * bpfdev CGDIR MAJ MIN DEVPATH [ATTRSIZE]: what runc does for device rules, one JSON
+ * line per step: load, attach to CGDIR, open DEVPATH (blocked), detach, open again.
+ */
+static void op_bpfdev(int argc, char **argv)
+{
+	char extra[96];
+	if (argc < 4)
+		usage();
+	unsigned size = argc > 4 ? (unsigned)parse_num(argv[4], 10) : (unsigned)sizeof(union bpf_attr);
+	int prog = bpf_load_dev((unsigned)parse_num(argv[1], 10), (unsigned)parse_num(argv[2], 10), size, NULL, 0, 0);
+	int e = errno;
+	snprintf(extra, sizeof extra, ",\"attr_size\":%u,\"cloexec\":%s", size,
+		 prog >= 0 && (fcntl(prog, F_GETFD) & FD_CLOEXEC) ? "true" : "false");
+	emit("bpf-load", prog, e, extra);
+	if (prog < 0)
+		return;
+	int cg = open(argv[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long r = bpf_attach(BPF_PROG_ATTACH, cg, prog, BPF_F_ALLOW_MULTI);
+	emit("bpf-attach", r, errno, NULL);
+	emit_open("open-while-attached", argv[3]);
+	emit_open("open-other-device", "/dev/null");
+	r = bpf_attach(BPF_PROG_DETACH, cg, prog, 0);
+	emit("bpf-detach", r, errno, NULL);
+	emit_open("open-after-detach", argv[3]);
+}
+
+/* bpfbad: a program the verifier rejects; its log must come back in our buffer. */
+static void op_bpfbad(void)
+{
+	static char log[65536];
+	char extra[64];
+	int r = bpf_load_dev(1, 3, sizeof(union bpf_attr), log, sizeof(log), 1);
+	snprintf(extra, sizeof extra, ",\"log_len\":%zu", strlen(log));
+	emit("bpf-verifier", r, errno, extra);
+}
+
+/* bpfattach-nondir PATH: attach with a target fd that is not a cgroup. */
+static void op_bpf_nondir(int argc, char **argv)
+{
+	if (argc < 1)
+		usage();
+	int prog = bpf_load_dev(1, 5, sizeof(union bpf_attr), NULL, 0, 0);
+	int fd = open(argv[0], O_RDONLY | O_CLOEXEC);
+	long r = bpf_attach(BPF_PROG_ATTACH, fd, prog, BPF_F_ALLOW_MULTI);
+	emit("bpf-attach-nondir", r, errno, NULL);
+}
+
+/* fsopen TYPE: is the new mount API blocked (ENOSYS) or refused by the kernel? */
+static void op_fsopen(int argc, char **argv)
+{
+	if (argc < 1)
+		usage();
+	long r = syscall(SYS_fsopen, argv[0], 0);
+	emit("fsopen", r, errno, NULL);
+	if (r >= 0)
+		close((int)r);
+}
+
 static void run(int argc, char **argv);
 
 struct thread_args {
@@ -394,6 +590,20 @@ static void run(int argc, char **argv)
 		if (argc < 1)
 			usage();
 		op_bench_call(op, NULL, argv[0]);
+	} else if (!strcmp(op, "sysinfo")) {
+		op_sysinfo(argc, argv);
+	} else if (!strcmp(op, "bench-sysinfo")) {
+		if (argc < 1)
+			usage();
+		op_bench_sysinfo(op, argv[0]);
+	} else if (!strcmp(op, "bpfdev")) {
+		op_bpfdev(argc, argv);
+	} else if (!strcmp(op, "bpfbad")) {
+		op_bpfbad();
+	} else if (!strcmp(op, "bpf-nondir")) {
+		op_bpf_nondir(argc, argv);
+	} else if (!strcmp(op, "fsopen")) {
+		op_fsopen(argc, argv);
 	} else if (!strcmp(op, "badptr")) {
 		op_badptr();
 	} else if (!strcmp(op, "longpath")) {

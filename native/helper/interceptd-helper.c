@@ -35,6 +35,10 @@
 #define OP_MKNOD 2
 #define OP_SETXATTR 3
 #define OP_SCHED 4
+#define OP_MOUNT 5
+#define MOUNT_PLAIN 0   /* superblock of the host user namespace, as LXD without shift */
+#define MOUNT_IDMAPPED 1 /* the same, idmapped to the caller's user namespace */
+#define MOUNT_FUSE 2    /* a FUSE binary started inside the container */
 #define HDR_SIZE 32
 #define MAX_GROUPS 64
 #define MAX_FDS 4
@@ -484,6 +488,183 @@ out:
 	return err;
 }
 
+
+/* Runs `argv` inside the caller's user, pid and mount namespaces as container root. */
+static int run_in_container(int procfd, char *const argv[])
+{
+	int userns = openat(procfd, "ns/user", O_RDONLY | O_CLOEXEC);
+	int pidns = openat(procfd, "ns/pid", O_RDONLY | O_CLOEXEC);
+	int err = 0, status;
+	if (userns < 0 || pidns < 0) {
+		err = errno;
+		goto out;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		err = errno;
+		goto out;
+	}
+	if (child == 0) {
+		static char *const envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+		/* Already in the caller's mount namespace and root; now its user and pid namespaces. */
+		if (setns(userns, CLONE_NEWUSER) || setgroups(0, NULL) || setresgid(0, 0, 0) || setresuid(0, 0, 0) ||
+		    setns(pidns, CLONE_NEWPID))
+			_exit(errno & 0xff);
+		pid_t grandchild = fork();
+		if (grandchild < 0)
+			_exit(errno & 0xff);
+		if (grandchild == 0) {
+			int devnull = open("/dev/null", O_RDWR);
+			if (devnull >= 0) {
+				dup2(devnull, 0);
+				dup2(devnull, 1);
+			}
+			execvpe(argv[0], argv, envp);
+			_exit(errno == ENOENT ? ENOENT : EPERM);
+		}
+		if (waitpid(grandchild, &status, 0) < 0 || !WIFEXITED(status))
+			_exit(EIO);
+		/* A FUSE program reports failure with its own exit code: not an errno. */
+		_exit(WEXITSTATUS(status) == 0 ? 0 : WEXITSTATUS(status) == ENOENT ? ENOENT : EPERM);
+	}
+	if (waitpid(child, &status, 0) < 0 || !WIFEXITED(status))
+		err = EIO;
+	else
+		err = WEXITSTATUS(status);
+out:
+	if (userns >= 0)
+		close(userns);
+	if (pidns >= 0)
+		close(pidns);
+	return err;
+}
+
+/* fsopen → fsconfig (source, each option) → create → fsmount (attrs) [→ idmap] → move onto `targetfd`. */
+static int new_mount(int procfd, const char *fstype, const char *source, const char *opts, size_t opts_len,
+		     uint32_t attrs, int idmapped, int targetfd)
+{
+	int err = 0, fsfd = -1, mfd = -1, userns = -1;
+	fsfd = (int)syscall(SYS_fsopen, fstype, FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return errno;
+	if (source[0] && syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, "source", source, 0)) {
+		err = errno;
+		goto out;
+	}
+	/* Options come NUL-separated: "key=value" or a bare flag. */
+	for (size_t off = 0; off < opts_len;) {
+		char *opt = (char *)opts + off;
+		size_t len = strlen(opt);
+		off += len + 1;
+		if (len == 0)
+			continue;
+		char *eq = strchr(opt, '=');
+		int r;
+		if (eq) {
+			*eq = 0;
+			r = (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_STRING, opt, eq + 1, 0);
+			*eq = '=';
+		} else {
+			r = (int)syscall(SYS_fsconfig, fsfd, FSCONFIG_SET_FLAG, opt, NULL, 0);
+		}
+		if (r) {
+			err = errno;
+			goto out;
+		}
+	}
+	if (syscall(SYS_fsconfig, fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0)) {
+		err = errno;
+		goto out;
+	}
+	mfd = (int)syscall(SYS_fsmount, fsfd, FSMOUNT_CLOEXEC, attrs);
+	if (mfd < 0) {
+		err = errno;
+		goto out;
+	}
+	if (idmapped) {
+		userns = openat(procfd, "ns/user", O_RDONLY | O_CLOEXEC);
+		struct mount_attr ma = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+		if (userns < 0 || syscall(SYS_mount_setattr, mfd, "", AT_EMPTY_PATH, &ma, sizeof(ma))) {
+			err = errno;
+			goto out;
+		}
+	}
+	if (syscall(SYS_move_mount, mfd, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH))
+		err = errno;
+out:
+	if (userns >= 0)
+		close(userns);
+	if (mfd >= 0)
+		close(mfd);
+	close(fsfd);
+	return err;
+}
+
+/*
+ * mount: the target (the request's path) and a block-device source resolve as the
+ * caller, inside its root; the superblock is made with host privilege. The daemon
+ * has already checked the fstype against the policy and turned flags into attrs
+ * and options. Extra: u32 source_len, fstype_len, opts_len, attrs; then the strings.
+ */
+static int do_mount(const unsigned char *msg, size_t len, int procfd, int listener, uint64_t id)
+{
+	struct caller_req r;
+	struct ctx c = { -1, -1, -1 };
+	char path[PATH_MAX], source[PATH_MAX], fstype[256], opts[4096];
+	int err, targetfd = -1;
+	struct stat st;
+
+	if (len < CALLER_FIXED)
+		return EINVAL;
+	memcpy(&r, msg + HDR_SIZE, sizeof(r));
+	if (r.path_len == 0 || r.path_len >= PATH_MAX || len < CALLER_FIXED + r.path_len + 16)
+		return EINVAL;
+	const unsigned char *x = msg + CALLER_FIXED + r.path_len;
+	uint32_t slen = rd32(x), flen = rd32(x + 4), olen = rd32(x + 8), attrs = rd32(x + 12);
+	if (slen >= sizeof(source) || flen == 0 || flen >= sizeof(fstype) || olen >= sizeof(opts))
+		return EINVAL;
+	if ((err = parse_caller(msg, len, 16 + (size_t)slen + flen + olen, &r, path)))
+		return err;
+	memcpy(source, x + 16, slen);
+	source[slen] = 0;
+	memcpy(fstype, x + 16 + slen, flen);
+	fstype[flen] = 0;
+	memcpy(opts, x + 16 + slen + flen, olen);
+	opts[olen] = 0;
+	if (strlen(source) != slen || strlen(fstype) != flen)
+		return EINVAL;
+
+	if ((err = enter_caller(procfd, &r, -100, path, &c)))
+		goto out;
+	targetfd = open(path, O_PATH | O_CLOEXEC); /* mount(2) follows a final symlink too */
+	if (targetfd < 0) {
+		err = errno;
+		goto out;
+	}
+	/* A device is used only if the caller itself may open it so. */
+	if (source[0] == '/' && stat(source, &st) == 0 && S_ISBLK(st.st_mode) &&
+	    faccessat(AT_FDCWD, source, (attrs & MOUNT_ATTR_RDONLY) ? R_OK : R_OK | W_OK, AT_EACCESS)) {
+		err = errno;
+		goto out;
+	}
+	if ((err = id_valid(listener, id)) || (err = set_caps(all_caps)))
+		goto out;
+	if (r.a == MOUNT_FUSE) {
+		char target[PATH_MAX + 8];
+		snprintf(target, sizeof(target), "%s", path);
+		char *argv[] = { fstype, source, target, opts[0] ? "-o" : NULL, opts, NULL };
+		err = run_in_container(procfd, argv);
+	} else {
+		err = new_mount(procfd, fstype, source, opts, olen, attrs, r.a == MOUNT_IDMAPPED, targetfd);
+	}
+out:
+	restore();
+	if (targetfd >= 0)
+		close(targetfd);
+	close_ctx(&c);
+	return err;
+}
+
 static void reply(uint64_t seq, int err, int64_t val, uint32_t flags)
 {
 	unsigned char out[32] = { 0 };
@@ -572,6 +753,8 @@ int main(int argc, char **argv)
 				err = do_mknod(msg, (size_t)n, fds[0], fds[1], id, &flags);
 			else if (op == OP_SETXATTR && nfds == 2)
 				err = do_setxattr(msg, (size_t)n, fds[0], fds[1], id, &flags);
+			else if (op == OP_MOUNT && nfds == 2)
+				err = do_mount(msg, (size_t)n, fds[0], fds[1], id);
 			else if (op == OP_SCHED && nfds == 2)
 				err = do_sched(msg, (size_t)n, fds[0], fds[1], id, rd32(msg + 24));
 		}

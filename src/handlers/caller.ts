@@ -30,20 +30,26 @@ export function inContainerUserns(req: Request): boolean {
 // init (a caller outside the init's user namespace is never served, so nothing else is cached).
 const mapCache = new Map<string, { uid: IdRange[]; gid: IdRange[] }>();
 
-/** The caller's effective uid and gid inside the container's user namespace (callers in it only). */
-export function idsInside(req: Request, status: TaskStatus): { uid?: number; gid?: number } {
+/** The container's uid and gid maps, if the caller is in the container's user namespace. */
+export function containerMaps(req: Request): { uid: IdRange[]; gid: IdRange[] } | undefined {
   const ns = namespaceOf(procPath(req.target.procFd, ''), 'user');
-  if (ns === undefined || req.container.initPid <= 0) return {};
+  if (ns === undefined || req.container.initPid <= 0) return undefined;
   const key = `${req.container.initPid}:${ns}`;
   let maps = mapCache.get(key);
   if (maps === undefined) {
     const uid = readProcText(`/proc/${req.container.initPid}/uid_map`);
     const gid = readProcText(`/proc/${req.container.initPid}/gid_map`);
-    if (uid === undefined || gid === undefined) return {};
-    if (namespaceOf(`/proc/${req.container.initPid}`, 'user') !== ns) return {};
+    if (uid === undefined || gid === undefined) return undefined;
+    if (namespaceOf(`/proc/${req.container.initPid}`, 'user') !== ns) return undefined;
     maps = { uid: parseIdMap(uid), gid: parseIdMap(gid) };
     if (mapCache.size > 1024) mapCache.clear();
     mapCache.set(key, maps);
   }
-  return { uid: toInside(maps.uid, status.euid), gid: toInside(maps.gid, status.egid) };
+  return maps;
+}
+
+/** The caller's effective uid and gid inside the container's user namespace (callers in it only). */
+export function idsInside(req: Request, status: TaskStatus): { uid?: number; gid?: number } {
+  const maps = containerMaps(req);
+  return maps === undefined ? {} : { uid: toInside(maps.uid, status.euid), gid: toInside(maps.gid, status.egid) };
 }

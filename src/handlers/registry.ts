@@ -3,9 +3,12 @@
 
 import { CONTINUE } from '../../protocol/answer.js';
 import type { SyscallName } from '../../protocol/syscalls.js';
+import { bpfHandler } from './bpf.js';
 import { mknodHandler } from './mknod.js';
+import { mountHandler } from './mount.js';
 import { schedHandler } from './sched.js';
 import { setxattrHandler } from './setxattr.js';
+import { sysinfoHandler } from './sysinfo.js';
 import type { Handler } from './types.js';
 
 /** For syscalls whose emulation is not built yet: the kernel decides, as if not intercepted. */
@@ -26,9 +29,9 @@ export function defaultRegistry(): Registry {
     mknod: mknodHandler,
     mknodat: mknodHandler,
     setxattr: setxattrHandler,
-    mount: notYet('mount'),
-    bpf: notYet('bpf'),
+    mount: mountHandler,
+    bpf: bpfHandler,
     sched_setscheduler: schedHandler,
-    sysinfo: notYet('sysinfo'),
+    sysinfo: sysinfoHandler,
   };
 }

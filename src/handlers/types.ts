@@ -43,6 +43,8 @@ export interface Request {
 export interface KernelFeatures {
   /** Linux >= 5.8 lets any user create overlayfs whiteouts (c 0:0). */
   readonly unprivilegedWhiteouts: boolean;
+  /** Linux >= 5.14: SECCOMP_ADDFD_FLAG_SEND installs an fd and answers in one step. */
+  readonly addfdSend: boolean;
 }
 
 export interface Services {
