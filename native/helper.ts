@@ -4,6 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
 import path from 'node:path';
 import {
   HELPER_REPLY_SIZE,
@@ -59,7 +60,17 @@ export const DEFAULT_HELPER = path.resolve(
   import.meta.url.includes('/dist/') ? '../../native/helper/interceptd-helper' : './helper/interceptd-helper',
 );
 
-export class HelperClient {
+/** What handlers need from the privileged helper (one process, or a pool of them). */
+export interface Helper {
+  mknod(notifId: bigint, req: MknodRequest, procFd: number, listenerFd: number, timeoutMs: number): Promise<HelperReply>;
+  setxattr(notifId: bigint, req: SetxattrRequest, procFd: number, listenerFd: number, timeoutMs: number): Promise<HelperReply>;
+  sched(notifId: bigint, req: SchedRequest, procFd: number, listenerFd: number, timeoutMs: number): Promise<HelperReply>;
+  mount(notifId: bigint, req: MountRequest, procFd: number, listenerFd: number, timeoutMs: number): Promise<HelperReply>;
+  ping(timeoutMs?: number): Promise<HelperReply>;
+  close(): void;
+}
+
+export class HelperClient implements Helper {
   private child: ChildProcess | undefined;
   private fd = -1;
   private watcher: FdWatcher | undefined;
@@ -74,6 +85,11 @@ export class HelperClient {
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  /** Requests sent and not answered yet. */
+  get busy(): number {
+    return this.pending.size;
   }
 
   /** Asks the helper to create a device node as the caller. */
@@ -132,6 +148,7 @@ export class HelperClient {
 
   private ensureStarted(): void {
     if (this.child !== undefined) return;
+    fs.mkdirSync(path.dirname(this.opts.deviceDir), { recursive: true, mode: 0o700 });
     const [mine, theirs] = socketPair();
     const binary = this.opts.binary ?? DEFAULT_HELPER;
     const child = spawn(binary, [this.opts.deviceDir], { stdio: ['ignore', 'ignore', 'pipe', theirs] });
@@ -143,6 +160,7 @@ export class HelperClient {
     child.on('error', (err) => this.opts.log.error({ err }, 'helper failed to start'));
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
+      this.restarts++;
       this.opts.log.warn({ code, signal }, 'helper exited');
       this.detach(new HelperError('ICD_HELPER_DIED', `helper exited (${signal ?? code})`));
     });
@@ -200,5 +218,62 @@ export class HelperClient {
   close(): void {
     this.closed = true;
     this.kill(new HelperError('ICD_HELPER_CLOSED', 'helper client closed'));
+  }
+}
+
+/**
+ * Several helpers, so one action stuck in the kernel (a hung FUSE path, a slow disk)
+ * delays nobody else: each request goes to an idle helper, a new one is started while
+ * fewer than `size` run, and only then do requests queue on the least busy one.
+ */
+export class HelperPool implements Helper {
+  private readonly clients: HelperClient[] = [];
+
+  constructor(
+    private readonly opts: HelperOptions,
+    private readonly size = 4,
+  ) {}
+
+  get restarts(): number {
+    return this.clients.reduce((n, c) => n + c.restarts, 0);
+  }
+
+  get running(): number {
+    return this.clients.filter((c) => c.running).length;
+  }
+
+  private pick(): HelperClient {
+    const idle = this.clients.find((c) => c.busy === 0);
+    if (idle !== undefined) return idle;
+    if (this.clients.length < this.size) {
+      const client = new HelperClient({ ...this.opts, deviceDir: `${this.opts.deviceDir}/${this.clients.length}` });
+      this.clients.push(client);
+      return client;
+    }
+    return this.clients.reduce((a, b) => (b.busy < a.busy ? b : a));
+  }
+
+  mknod(...a: Parameters<Helper['mknod']>): Promise<HelperReply> {
+    return this.pick().mknod(...a);
+  }
+
+  setxattr(...a: Parameters<Helper['setxattr']>): Promise<HelperReply> {
+    return this.pick().setxattr(...a);
+  }
+
+  sched(...a: Parameters<Helper['sched']>): Promise<HelperReply> {
+    return this.pick().sched(...a);
+  }
+
+  mount(...a: Parameters<Helper['mount']>): Promise<HelperReply> {
+    return this.pick().mount(...a);
+  }
+
+  ping(timeoutMs?: number): Promise<HelperReply> {
+    return this.pick().ping(timeoutMs);
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
   }
 }

@@ -70,27 +70,28 @@ export class TargetMemory {
   }
 
   /**
-   * Writes `data` at `addr` in one call, through the mem fd when there is one (the
-   * liblxc model passes it), else process_vm_writev. Returns 0 or an errno; a short
-   * write is EFAULT. Call it only after the final ID_VALID.
+   * Writes `data` at `addr` in one call. process_vm_writev first: unlike the mem fd it
+   * honours page protections, so a read-only buffer is EFAULT as for the kernel. The
+   * mem fd is the fallback where process_vm_writev is refused. Returns 0 or an errno;
+   * a short write is EFAULT. Call it only after the final ID_VALID.
    */
   write(addr: bigint, data: Buffer): number {
     if (addr > LAST_ADDRESS - BigInt(data.length)) return EFAULT;
-    if (this.memFd >= 0) {
-      if (addr > BigInt(Number.MAX_SAFE_INTEGER)) return EFAULT;
-      try {
-        return fs.writeSync(this.memFd, data, 0, data.length, Number(addr)) === data.length ? 0 : EFAULT;
-      } catch (err) {
-        return (err as NodeJS.ErrnoException).errno !== undefined ? -(err as NodeJS.ErrnoException).errno! : EFAULT;
-      }
-    }
     this.local.writeBigUInt64LE(addressOf(data), 0);
     this.local.writeBigUInt64LE(BigInt(data.length), 8);
     this.remote.writeBigUInt64LE(addr, 0);
     this.remote.writeBigUInt64LE(BigInt(data.length), 8);
     const n = Number(c.processVmWritev(this.pid, this.local, 1, this.remote, 1, 0));
     if (n === data.length) return 0;
-    return n < 0 ? errno() : EFAULT;
+    const e = n < 0 ? errno() : EFAULT;
+    if ((e !== EPERM && e !== ENOSYS) || this.memFd < 0) return e;
+    if (addr > BigInt(Number.MAX_SAFE_INTEGER)) return EFAULT;
+    try {
+      return fs.writeSync(this.memFd, data, 0, data.length, Number(addr)) === data.length ? 0 : EFAULT;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).errno;
+      return code !== undefined ? -code : EFAULT;
+    }
   }
 
   /**

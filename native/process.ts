@@ -45,12 +45,17 @@ export function namespaceOf(procDir: string, ns: 'user' | 'mnt' | 'pid'): string
 }
 
 const PIDFD_THREAD = 0x80; // = O_EXCL, Linux >= 6.9
+const ENOENT = 2;
 const EINVAL = 22;
 
-/** A pidfd for a thread id: plain first, then PIDFD_THREAD for non-leader threads. */
+/**
+ * A pidfd for a thread id: plain first, then PIDFD_THREAD for non-leader threads
+ * (a plain pidfd for one is refused with EINVAL by older kernels and with ENOENT by 6.18;
+ * ESRCH means no such task).
+ */
 export function pidfdOpen(tid: number): number {
   let fd = c.pidfdOpen(tid, 0);
-  if (fd < 0 && errno() === EINVAL) fd = c.pidfdOpen(tid, PIDFD_THREAD);
+  if (fd < 0 && (errno() === EINVAL || errno() === ENOENT)) fd = c.pidfdOpen(tid, PIDFD_THREAD);
   if (fd < 0) throw new SyscallError('pidfd_open', errno());
   return fd;
 }

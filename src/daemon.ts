@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FilePolicySource, OverridePolicySource } from '../compat/policy-source.js';
 import { OCI_SOCKET } from '../compat/oci-config.js';
-import { HelperClient } from '../native/helper.js';
+import { HelperPool } from '../native/helper.js';
 import { kernelNotifSizes } from '../native/seccomp.js';
 import type { Logger } from './core/log.js';
 import { prepareStateDir } from './core/state-dir.js';
@@ -20,6 +20,8 @@ export interface DaemonOptions {
   /** Every request is answered within this many milliseconds. */
   readonly deadlineMs: number;
   readonly helperBinary?: string;
+  /** Most helper processes run at once (default 4). */
+  readonly helpers?: number;
   readonly log: Logger;
 }
 
@@ -39,7 +41,7 @@ export function probeKernel(release = os.release()): KernelFeatures {
 
 export class Daemon {
   readonly policies: FilePolicySource;
-  readonly helper: HelperClient;
+  readonly helper: HelperPool;
   readonly dispatcher: Dispatcher;
   readonly liblxc: LiblxcServer;
   /** Per-container policies from OCI runtimes, over the policy files. */
@@ -50,11 +52,10 @@ export class Daemon {
     prepareStateDir(opts.stateDir);
     this.policies = new FilePolicySource(opts.configDir, opts.log);
     this.ociPolicies = new OverridePolicySource(this.policies);
-    this.helper = new HelperClient({
-      binary: opts.helperBinary,
-      deviceDir: path.join(opts.stateDir, 'helper-devices'),
-      log: opts.log.child({ part: 'helper' }),
-    });
+    this.helper = new HelperPool(
+      { binary: opts.helperBinary, deviceDir: path.join(opts.stateDir, 'helper-devices'), log: opts.log.child({ part: 'helper' }) },
+      opts.helpers ?? 4,
+    );
     this.dispatcher = new Dispatcher(
       defaultRegistry(),
       this.ociPolicies,

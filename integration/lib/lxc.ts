@@ -59,7 +59,7 @@ function which(cmd: string, path = process.env.PATH ?? ''): string | undefined {
 }
 
 /** True when an ELF file has a PT_INTERP header, i.e. needs a dynamic loader. */
-function isDynamicElf(file: string): boolean {
+export function isDynamicElf(file: string): boolean {
   const b = readFileSync(file);
   if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46) return false;
   const is64 = b[4] === 2;

@@ -16,7 +16,7 @@
  *   probe setxattr PATH NAME VALUE [FLAGS] | sched PID POLICY PRIO | getsched PID
  *   probe bench-setxattr PATH N | bench-sched N
  *   probe bpfdev CGDIR MAJ MIN DEVPATH [ATTRSIZE] | bpfbad | bpf-nondir PATH
- *   probe fsopen TYPE
+ *   probe fsopen TYPE | mount SOURCE TARGET FSTYPE [FLAGS] [DATA] | pause
  *   probe sysinfo [badptr|readonly|straddle] | bench-sysinfo N  (every field, and
  *                                  whether the bytes after the struct survived)
  *
@@ -524,6 +524,16 @@ static void op_fsopen(int argc, char **argv)
 		close((int)r);
 }
 
+/* mount SOURCE TARGET FSTYPE [FLAGS] [DATA]: the raw syscall. */
+static void op_mount(int argc, char **argv)
+{
+	if (argc < 3)
+		usage();
+	unsigned long flags = argc > 3 ? (unsigned long)parse_num(argv[3], 0) : 0;
+	long r = syscall(SYS_mount, argv[0], argv[1], argv[2], flags, argc > 4 ? argv[4] : NULL);
+	emit("mount", r, errno, NULL);
+}
+
 static void run(int argc, char **argv);
 
 struct thread_args {
@@ -602,6 +612,10 @@ static void run(int argc, char **argv)
 		op_bpfbad();
 	} else if (!strcmp(op, "bpf-nondir")) {
 		op_bpf_nondir(argc, argv);
+	} else if (!strcmp(op, "pause")) {
+		pause(); /* a program that hangs, recognisable by its command line */
+	} else if (!strcmp(op, "mount")) {
+		op_mount(argc, argv);
 	} else if (!strcmp(op, "fsopen")) {
 		op_fsopen(argc, argv);
 	} else if (!strcmp(op, "badptr")) {

@@ -510,10 +510,13 @@ static int run_in_container(int procfd, char *const argv[])
 		if (setns(userns, CLONE_NEWUSER) || setgroups(0, NULL) || setresgid(0, 0, 0) || setresuid(0, 0, 0) ||
 		    setns(pidns, CLONE_NEWPID))
 			_exit(errno & 0xff);
+		/* A helper killed at a deadline takes a hung program down with it (after the id change, which clears this). */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		pid_t grandchild = fork();
 		if (grandchild < 0)
 			_exit(errno & 0xff);
 		if (grandchild == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			int devnull = open("/dev/null", O_RDWR);
 			if (devnull >= 0) {
 				dup2(devnull, 0);

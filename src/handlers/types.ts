@@ -5,7 +5,7 @@ import type { Answer } from '../../protocol/answer.js';
 import type { Notification } from '../../protocol/seccomp.js';
 import type { ResolvedSyscall, SyscallName } from '../../protocol/syscalls.js';
 import type { Policy } from '../../compat/keys.js';
-import type { HelperClient } from '../../native/helper.js';
+import type { Helper } from '../../native/helper.js';
 import type { TargetMemory } from '../../native/memory.js';
 import type { Logger } from '../core/log.js';
 
@@ -48,7 +48,7 @@ export interface KernelFeatures {
 }
 
 export interface Services {
-  readonly helper: HelperClient;
+  readonly helper: Helper;
   readonly kernel: KernelFeatures;
 }
 
