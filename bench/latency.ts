@@ -27,7 +27,7 @@ if (!can.ok) {
   process.exit(1);
 }
 
-const keys = ['mknod', 'setxattr', 'sched_setscheduler'].map((k) => `security.syscalls.intercept.${k}=true`);
+const keys = ['mknod', 'setxattr', 'sched_setscheduler', 'sysinfo'].map((k) => `security.syscalls.intercept.${k}=true`);
 const s = await startScenario('interceptd-bench', keys, { daemonArgs: ['--log-level', 'info'] });
 const results: { call: string; inside?: Row; host?: Row }[] = [];
 try {
@@ -41,6 +41,7 @@ try {
     ['mknod b 8:0 (declined: CONTINUE → EPERM)', ['bench-mknod-denied', '/tmp/bench', String(N)], undefined],
     ['setxattr trusted.overlay.opaque (emulated)', ['bench-setxattr', '/tmp/bench/opaque', String(N)], ['bench-setxattr', path.join(hostDir, 'opaque'), String(N)]],
     ['sched_setscheduler(0, SCHED_OTHER) (emulated)', ['bench-sched', String(N)], ['bench-sched', String(N)]],
+    ['sysinfo (emulated: cgroup view)', ['bench-sysinfo', String(N)], ['bench-sysinfo', String(N)]],
   ];
   for (const [call, inside, host] of cases) {
     const row: { call: string; inside?: Row; host?: Row } = { call };
