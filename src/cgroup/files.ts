@@ -15,17 +15,52 @@ export class CgroupReadError extends Error {
 const shared = Buffer.alloc(16384);
 
 /**
- * A small file's text, read into a shared buffer: readFileSync's fstat and allocations
- * cost more than the read itself on the per-request path. Larger files fall back.
+ * Open fds of cgroup and /proc files, re-read with pread at offset 0: kernfs and procfs
+ * regenerate the text on every read, and open+close cost more than the read on this
+ * path. An fd of a cgroup or process that went away fails its read and is reopened.
  */
-function readSmall(file: string): string {
-  const fd = fs.openSync(file, 'r');
+const open = new Map<string, number>();
+const MAX_OPEN = 512;
+
+function cachedFd(file: string): number {
+  let fd = open.get(file);
+  if (fd === undefined) {
+    fd = fs.openSync(file, 'r');
+    if (open.size >= MAX_OPEN) {
+      const [oldest, oldFd] = open.entries().next().value as [string, number];
+      open.delete(oldest);
+      fs.closeSync(oldFd);
+    }
+    open.set(file, fd);
+  }
+  return fd;
+}
+
+function forget(file: string): void {
+  const fd = open.get(file);
+  if (fd === undefined) return;
+  open.delete(file);
   try {
-    let n = 0;
-    for (let got = -1; got !== 0 && n < shared.length; n += got) got = fs.readSync(fd, shared, n, shared.length - n, null);
-    return n < shared.length ? shared.toString('latin1', 0, n) : fs.readFileSync(file, 'latin1');
-  } finally {
     fs.closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+function preadAll(fd: number, file: string): string {
+  let n = 0;
+  for (let got = -1; got !== 0 && n < shared.length; n += got) got = fs.readSync(fd, shared, n, shared.length - n, n);
+  return n < shared.length ? shared.toString('latin1', 0, n) : fs.readFileSync(file, 'latin1');
+}
+
+/** A small file's text. One retry with a fresh fd covers a stale cached one. */
+function readSmall(file: string): string {
+  try {
+    return preadAll(cachedFd(file), file);
+  } catch (err) {
+    forget(file);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
+    return preadAll(cachedFd(file), file);
   }
 }
 

@@ -37,7 +37,23 @@ function below(mount: string, cgroupPath: string): string {
   return path.resolve(mount, `.${cgroupPath}`);
 }
 
+// Where a cgroup path lives depends only on the host's mounts: remember what was found.
+const located = new Map<string, CgroupDir>();
+
 export function locateController(root: string, cgroups: ProcCgroups, controller: Controller): CgroupDir | undefined {
+  const v1 = cgroups.v1.get(controller);
+  const key = `${root}\0${controller}\0${v1?.hierarchy ?? ''}\0${v1?.path ?? ''}\0${cgroups.unified ?? ''}`;
+  const hit = located.get(key);
+  if (hit !== undefined) return hit;
+  const found = find(root, cgroups, controller);
+  if (found !== undefined) {
+    if (located.size > 1024) located.clear();
+    located.set(key, found);
+  }
+  return found;
+}
+
+function find(root: string, cgroups: ProcCgroups, controller: Controller): CgroupDir | undefined {
   const v1 = cgroups.v1.get(controller);
   if (v1 !== undefined) {
     const base = path.resolve(root, 'sys/fs/cgroup');
