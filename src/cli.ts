@@ -36,7 +36,9 @@ Options:
   --config-dir DIR    policies and profiles (default ${DEFAULTS.configDir})
   --deadline-ms N     answer every request within N ms (default ${DEFAULTS.deadlineMs}; liblxc gives up at 30000)
   --log-level LEVEL   trace, debug, info, warn, error (default info, or $INTERCEPTD_LOG)
-  --helper PATH       the interceptd-helper binary (default: the one built by npm ci)`,
+  --helper PATH       the interceptd-helper binary (default: the one built by npm ci)
+  --takeover          take over every socket and connection from the daemon running on
+                      the same state dir, without failing a call; it exits when done`,
   'lxc-config': `Usage: interceptd lxc-config NAME [--set KEY=VALUE]... [--unset KEY]... [options]
 
 Records the container's policy in <config-dir>/containers/NAME.yaml (LXD key names,
@@ -83,6 +85,7 @@ async function serve(argv: string[]): Promise<void> {
       'deadline-ms': { type: 'string', default: String(DEFAULTS.deadlineMs) },
       'log-level': { type: 'string' },
       helper: { type: 'string' },
+      takeover: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -110,7 +113,13 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  await daemon.start();
+  await daemon.start({
+    takeover: values.takeover,
+    onHandedOver: () => {
+      flush();
+      process.exit(0);
+    },
+  });
   log.info({ pid: process.pid, version: pkg.version, stateDir: daemon.opts.stateDir, configDir: daemon.opts.configDir }, 'ready');
 }
 

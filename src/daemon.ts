@@ -6,6 +6,8 @@ import { FilePolicySource, OverridePolicySource } from '../compat/policy-source.
 import { OCI_SOCKET } from '../compat/oci-config.js';
 import { HelperPool } from '../native/helper.js';
 import { kernelNotifSizes } from '../native/seccomp.js';
+import { closeFd } from '../native/unix-socket.js';
+import { TakeoverServer, takeOver, type HandoverSource } from './takeover.js';
 import type { Logger } from './core/log.js';
 import { prepareStateDir } from './core/state-dir.js';
 import { Dispatcher } from './dispatch.js';
@@ -77,13 +79,56 @@ export class Daemon {
     });
   }
 
-  async start(): Promise<void> {
+  private takeover: TakeoverServer | undefined;
+
+  /**
+   * Starts serving: on fresh sockets, or with `takeover` on everything the running
+   * daemon serves (it exits once we hold it all). `onHandedOver` runs when a later
+   * daemon takes over from this one.
+   */
+  async start(opts: { takeover?: boolean; onHandedOver?: () => void } = {}): Promise<void> {
     await this.helper.ping();
-    this.liblxc.listen();
+    if (opts.takeover) {
+      const { items, ack } = await takeOver(this.opts.stateDir);
+      let listening = false;
+      for (const { handed, fd } of items) {
+        if (handed.kind === 'liblxc-listener') {
+          this.liblxc.adoptListener(fd);
+          listening = true;
+        } else if (handed.kind === 'liblxc-connection') {
+          this.liblxc.adoptConnection(fd, handed.peer, handed.name);
+        } else {
+          closeFd(fd);
+        }
+      }
+      ack();
+      this.opts.log.info({ adopted: items.length }, 'took over from the running daemon');
+      if (!listening) this.liblxc.listen();
+    } else {
+      this.liblxc.listen();
+    }
     this.oci.listen();
+    const source: HandoverSource = {
+      quiesce: () => this.liblxc.quiesce(),
+      release: () => {
+        const { listener, connections } = this.liblxc.release();
+        return [
+          { handed: { kind: 'liblxc-listener' }, fd: listener },
+          ...connections.map((c) => ({ handed: { kind: 'liblxc-connection', peer: c.peer, name: c.name } as const, fd: c.fd })),
+        ];
+      },
+    };
+    this.takeover = new TakeoverServer(this.opts.stateDir, source, this.opts.log, () => {
+      this.oci.close();
+      this.helper.close();
+      this.ociPolicies.close();
+      opts.onHandedOver?.();
+    });
+    this.takeover.listen();
   }
 
   stop(): void {
+    this.takeover?.close();
     this.liblxc.close();
     this.oci.close();
     this.helper.close();

@@ -38,10 +38,42 @@ export class LiblxcServer {
 
   listen(): void {
     removeStaleSocket(this.opts.socketPath);
-    this.fd = listenUnix(this.opts.socketPath);
+    this.adoptListener(listenUnix(this.opts.socketPath));
     fs.chmodSync(this.opts.socketPath, 0o600);
-    this.watcher = watchFd(this.fd, { readable: true }, () => this.acceptAll());
     this.opts.log.info({ socket: this.opts.socketPath }, 'liblxc proxy socket listening');
+  }
+
+  /** Serves an already listening socket (handed over by a previous daemon). */
+  adoptListener(fd: number): void {
+    this.fd = fd;
+    this.watcher = watchFd(this.fd, { readable: true }, () => this.acceptAll());
+  }
+
+  /** Serves a monitor connection handed over by a previous daemon, with what it knew of it. */
+  adoptConnection(fd: number, peer: PeerCred, name: string | undefined): void {
+    const conn = new Connection(fd, peer, this, name);
+    this.connections.add(conn);
+    conn.resume();
+  }
+
+  /**
+   * For a handover: stops accepting and reading, and resolves once no request is in
+   * flight. Whatever a monitor sends meanwhile waits in its socket for the next daemon.
+   */
+  async quiesce(): Promise<void> {
+    this.watcher?.stop();
+    await Promise.all([...this.connections].map((c) => c.pause()));
+  }
+
+  /** Gives up every fd without closing the sockets' peers out: the caller sends them on, then closes. */
+  release(): { listener: number; connections: { fd: number; peer: PeerCred; name: string | undefined }[] } {
+    this.watcher?.close();
+    this.watcher = undefined;
+    const listener = this.fd;
+    this.fd = -1;
+    const connections = [...this.connections].map((c) => c.detach());
+    this.connections.clear();
+    return { listener, connections };
   }
 
   private acceptAll(): void {
@@ -96,13 +128,16 @@ class Connection {
   private inFlight = false;
   private paused = false;
   private closed = false;
-  private name: string | undefined;
+  /** Set for a handover: read nothing more, tell `drained` when the last reply is out. */
+  private holding = false;
+  private drained: (() => void) | undefined;
   private readonly log: Logger;
 
   constructor(
     private readonly fd: number,
     private readonly peer: PeerCred,
     private readonly server: LiblxcServer,
+    private name: string | undefined = undefined,
   ) {
     this.log = server.opts.log.child({ monitor: peer.pid });
     this.watcher = watchFd(fd, { readable: true, disconnect: true }, (status, ev) => {
@@ -112,9 +147,28 @@ class Connection {
     });
   }
 
+  pause(): Promise<void> {
+    this.holding = true;
+    this.watcher.stop();
+    if (!this.inFlight || this.closed) return Promise.resolve();
+    return new Promise((resolve) => (this.drained = resolve));
+  }
+
+  resume(): void {
+    this.holding = false;
+    this.watcher.start();
+    this.readAll();
+  }
+
+  detach(): { fd: number; peer: PeerCred; name: string | undefined } {
+    this.closed = true;
+    this.watcher.close();
+    return { fd: this.fd, peer: this.peer, name: this.name };
+  }
+
   /** Reads until a request is in flight: liblxc never sends a second one before the reply. */
   private readAll(): void {
-    while (!this.closed) {
+    while (!this.closed && !this.holding) {
       if (this.inFlight) {
         // Only a misbehaving peer sends now; stop polling so a level-triggered wake-up cannot spin.
         this.watcher.stop();
@@ -171,6 +225,10 @@ class Connection {
     this.inFlight = true;
     void answer.then(finish).finally(() => {
       this.inFlight = false;
+      if (this.holding) {
+        this.drained?.();
+        return;
+      }
       if (this.paused && !this.closed) {
         this.paused = false;
         this.watcher.start();
