@@ -35,7 +35,7 @@ if (requireContainers(t)) {
     const byOld = old.logs.filter((l) => l.audit === true).length;
     const byNew = next.logs.filter((l) => l.audit === true).length;
     t.ok(byOld > 0 && byNew > 0, `both daemons served calls (old ${byOld}, new ${byNew})`);
-    t.ok(next.logs.some((l) => l.msg === 'took over from the running daemon'), 'the new daemon adopted the sockets');
+    t.ok(next.logs.some((l) => l.msg === 'took over from the previous daemon' && l.from === 'takeover'), 'the new daemon adopted the sockets');
     // A fresh lxc-attach after the takeover is served too: its listener arrives on the adopted connection.
     t.match(s.probe(['mknod', '/tmp/after', 'c', '1', '3']), { ret: 0 });
   });

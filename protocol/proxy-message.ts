@@ -95,3 +95,11 @@ export function encodeProxyReply(req: ProxyRequest, answer: Answer): Buffer {
   encodeResponse(out, req.echo.length, req.notif.id, answer);
   return out;
 }
+
+/** A reply from a saved request prefix (header + notif), for a request a crashed daemon left unanswered. */
+export function encodeReplyFromEcho(echo: Buffer, sizes: NotifSizes, answer: Answer): Buffer {
+  const out = Buffer.alloc(echo.length + sizes.resp);
+  echo.copy(out, 0);
+  encodeResponse(out, echo.length, echo.readBigUInt64LE(PROXY_HEADER_SIZE), answer);
+  return out;
+}

@@ -6,8 +6,11 @@ import { FilePolicySource, OverridePolicySource } from '../compat/policy-source.
 import { OCI_SOCKET } from '../compat/oci-config.js';
 import { HelperPool } from '../native/helper.js';
 import { kernelNotifSizes } from '../native/seccomp.js';
-import { closeFd } from '../native/unix-socket.js';
-import { TakeoverServer, takeOver, type HandoverSource } from './takeover.js';
+import { closeFd, sendPlain } from '../native/unix-socket.js';
+import { TakeoverServer, takeOver, type Handed, type HandoverSource } from './takeover.js';
+import { InflightTable, Keeper, KeptSockets } from './keeper.js';
+import { errno } from '../protocol/answer.js';
+import { KERNEL_SIZES, encodeReplyFromEcho } from '../protocol/proxy-message.js';
 import type { Logger } from './core/log.js';
 import { prepareStateDir } from './core/state-dir.js';
 import { Dispatcher } from './dispatch.js';
@@ -22,6 +25,8 @@ export interface DaemonOptions {
   /** Every request is answered within this many milliseconds. */
   readonly deadlineMs: number;
   readonly helperBinary?: string;
+  /** The interceptd-keeper binary (default: the one built by npm ci). */
+  readonly keeperBinary?: string;
   /** Most helper processes run at once (default 4). */
   readonly helpers?: number;
   readonly log: Logger;
@@ -88,25 +93,48 @@ export class Daemon {
    */
   async start(opts: { takeover?: boolean; onHandedOver?: () => void } = {}): Promise<void> {
     await this.helper.ping();
+    const { keeper, started } = await Keeper.connect(this.opts.stateDir, this.opts.log, this.opts.keeperBinary);
+    this.keeper = keeper;
+    // What a crashed daemon left with the keeper (nothing after a takeover or a clean stop).
+    const recovered = !started && !opts.takeover ? await keeper.dump() : [];
+    const oldTable = recovered.find((k) => k.meta.kind === 'inflight-table');
+    const table = oldTable !== undefined ? InflightTable.adopt(oldTable.fd) : InflightTable.create();
+    keeper.reset();
+    table.reserve(new Set());
+    keeper.put({ kind: 'inflight-table' }, table.fd, 1);
+    this.liblxc.store = new KeptSockets(keeper, table);
+
+    const sockets: { handed: Handed; fd: number }[] = [];
+    let ack: (() => void) | undefined;
     if (opts.takeover) {
-      const { items, ack } = await takeOver(this.opts.stateDir);
-      let listening = false;
-      for (const { handed, fd } of items) {
-        if (handed.kind === 'liblxc-listener') {
-          this.liblxc.adoptListener(fd);
-          listening = true;
-        } else if (handed.kind === 'liblxc-connection') {
-          this.liblxc.adoptConnection(fd, handed.peer, handed.name);
-        } else {
-          closeFd(fd);
+      const t = await takeOver(this.opts.stateDir);
+      sockets.push(...t.items);
+      ack = t.ack;
+    } else {
+      for (const k of recovered) {
+        if (k.meta.kind === 'liblxc-listener') sockets.push({ handed: { kind: 'liblxc-listener' }, fd: k.fd });
+        else if (k.meta.kind === 'liblxc-connection') {
+          this.answerLost(k.fd, table, k.meta.slot);
+          sockets.push({ handed: { kind: 'liblxc-connection', peer: k.meta.peer, name: k.meta.name }, fd: k.fd });
         }
       }
-      ack();
-      this.opts.log.info({ adopted: items.length }, 'took over from the running daemon');
-      if (!listening) this.liblxc.listen();
-    } else {
-      this.liblxc.listen();
     }
+    let listening = false;
+    for (const { handed, fd } of sockets) {
+      if (handed.kind === 'liblxc-listener') {
+        this.liblxc.adoptListener(fd);
+        listening = true;
+      } else if (handed.kind === 'liblxc-connection') {
+        this.liblxc.adoptConnection(fd, handed.peer, handed.name);
+      } else {
+        closeFd(fd);
+      }
+    }
+    ack?.();
+    if (sockets.length > 0) {
+      this.opts.log.info({ adopted: sockets.length, from: opts.takeover ? 'takeover' : 'keeper' }, 'took over from the previous daemon');
+    }
+    if (!listening) this.liblxc.listen();
     this.oci.listen();
     const source: HandoverSource = {
       quiesce: () => this.liblxc.quiesce(),
@@ -119,6 +147,8 @@ export class Daemon {
       },
     };
     this.takeover = new TakeoverServer(this.opts.stateDir, source, this.opts.log, () => {
+      // The next daemon re-registers everything with the keeper: leave it running.
+      keeper.detach();
       this.oci.close();
       this.helper.close();
       this.ociPolicies.close();
@@ -127,7 +157,27 @@ export class Daemon {
     this.takeover.listen();
   }
 
+  /**
+   * A request the crashed daemon had read but not answered: liblxc is still waiting for
+   * it. Answer it now with the failure answer (ENOSYS) rather than let it wait 30 s.
+   */
+  private answerLost(fd: number, table: InflightTable, slot: number): void {
+    const echo = table.pending(slot);
+    if (echo === undefined) return;
+    table.end(slot);
+    try {
+      sendPlain(fd, encodeReplyFromEcho(echo, KERNEL_SIZES, errno(38)));
+      this.opts.log.warn({ id: echo.readBigUInt64LE(32).toString(16) }, 'answered ENOSYS to a request the previous daemon left in flight');
+    } catch (err) {
+      this.opts.log.warn({ err }, 'cannot answer a request left in flight');
+    }
+  }
+
+  private keeper: Keeper | undefined;
+
+  /** A deliberate stop: the keeper goes too, and every socket with it. */
   stop(): void {
+    this.keeper?.quit();
     this.takeover?.close();
     this.liblxc.close();
     this.oci.close();

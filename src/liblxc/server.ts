@@ -11,6 +11,7 @@ import { TargetMemory } from '../../native/memory.js';
 import { removeStaleSocket } from '../core/state-dir.js';
 import type { Logger } from '../core/log.js';
 import type { Dispatcher } from '../dispatch.js';
+import type { KeptSockets } from '../keeper.js';
 import { containerName } from './identify.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -27,6 +28,8 @@ export class LiblxcServer {
   private fd = -1;
   private watcher: FdWatcher | undefined;
   private readonly connections = new Set<Connection>();
+  /** Where copies of the sockets are kept for crash recovery (none in tests). */
+  store: KeptSockets | undefined;
   /** One receive buffer for all connections: decoding copies what it keeps. */
   readonly receiver = new MessageReceiver(MAX_REQUEST, MAX_FDS);
 
@@ -46,6 +49,7 @@ export class LiblxcServer {
   /** Serves an already listening socket (handed over by a previous daemon). */
   adoptListener(fd: number): void {
     this.fd = fd;
+    this.store?.listener(fd);
     this.watcher = watchFd(this.fd, { readable: true }, () => this.acceptAll());
   }
 
@@ -132,6 +136,7 @@ class Connection {
   private holding = false;
   private drained: (() => void) | undefined;
   private readonly log: Logger;
+  private readonly kept: { id: number; slot: number } | undefined;
 
   constructor(
     private readonly fd: number,
@@ -139,6 +144,7 @@ class Connection {
     private readonly server: LiblxcServer,
     private name: string | undefined = undefined,
   ) {
+    this.kept = server.store?.added(fd, peer, name);
     this.log = server.opts.log.child({ monitor: peer.pid });
     this.watcher = watchFd(fd, { readable: true, disconnect: true }, (status, ev) => {
       if (status < 0) this.close(`poll error ${status}`);
@@ -209,13 +215,17 @@ class Connection {
     if (this.name === undefined) {
       this.name = containerName(req.cookie, this.peer.pid);
       if (this.name === undefined) this.log.warn({ cookie: req.cookie }, 'cannot identify the container; every call continues');
+      else if (this.kept !== undefined) this.server.store?.renamed(this.kept, this.fd, this.peer, this.name);
     }
+    const slot = this.kept?.slot ?? -1;
+    this.server.store?.table.begin(slot, req.echo);
     const answer = this.server.opts.dispatcher.answer({
       notif: req.notif,
       target: { pid: req.notif.pid, procFd, listenerFd, memory: new TargetMemory(req.notif.pid, memFd) },
       container: { name: this.name ?? '', initPid: req.initPid },
     });
     const finish = (a: Answer): void => {
+      this.server.store?.table.end(slot);
       this.send(encodeProxyReply(req, a));
       closeFd(procFd);
       closeFd(memFd);
@@ -250,6 +260,7 @@ class Connection {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.kept !== undefined) this.server.store?.removed(this.kept);
     this.watcher.close();
     closeFd(this.fd);
     this.server.forget(this);
