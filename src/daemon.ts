@@ -149,7 +149,7 @@ export class Daemon {
     this.takeover = new TakeoverServer(this.opts.stateDir, source, this.opts.log, () => {
       // The next daemon re-registers everything with the keeper: leave it running.
       keeper.detach();
-      this.oci.close();
+      this.oci.close({ unlink: false });
       this.helper.close();
       this.ociPolicies.close();
       opts.onHandedOver?.();

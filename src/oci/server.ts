@@ -1,9 +1,10 @@
 // The OCI seccomp agent socket (`linux.seccomp.listenerPath`): SOCK_STREAM, root only.
-// A runtime connects once per new listener (container start, each exec), sends one
-// ContainerProcessState with the listener fd, and closes. Anything else is refused:
-// its fds are closed, and other containers are not affected.
+// A runtime connects once per new listener (container start, each exec) and sends one
+// ContainerProcessState with the listener fd. Anything else is refused: its fds are
+// closed, and other containers are not affected.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { EMPTY_POLICY } from '../../compat/keys.js';
 import { resolveOciPolicy } from '../../compat/oci-policy.js';
 import type { OverridePolicySource } from '../../compat/policy-source.js';
@@ -16,6 +17,7 @@ import { StreamReceiver, acceptUnix, closeFd, listenUnix, peerCred, type PeerCre
 import { removeStaleSocket } from '../core/state-dir.js';
 import type { Logger } from '../core/log.js';
 import type { Dispatcher } from '../dispatch.js';
+import { InitRecords } from './init-record.js';
 import { NotifyListener } from './listener.js';
 
 export interface OciServerOptions {
@@ -23,7 +25,7 @@ export interface OciServerOptions {
   readonly dispatcher: Dispatcher;
   readonly policies: OverridePolicySource;
   readonly log: Logger;
-  /** A runtime must send its state and close within this time. */
+  /** A runtime must send its whole state within this time (default 2 s). */
   readonly readTimeoutMs?: number;
 }
 
@@ -33,6 +35,7 @@ export class OciServer {
   private readonly connections = new Set<StateConnection>();
   private readonly listeners = new Set<NotifyListener>();
   readonly receiver = new StreamReceiver(MAX_STATE_FDS);
+  private inits: InitRecords | undefined;
 
   constructor(readonly opts: OciServerOptions) {}
 
@@ -42,6 +45,7 @@ export class OciServer {
 
   listen(): void {
     removeStaleSocket(this.opts.socketPath);
+    this.inits = new InitRecords(path.join(path.dirname(this.opts.socketPath), 'oci-inits'));
     this.fd = listenUnix(this.opts.socketPath, SOCK_STREAM);
     fs.chmodSync(this.opts.socketPath, 0o600);
     this.watcher = watchFd(this.fd, { readable: true }, () => this.acceptAll());
@@ -82,7 +86,11 @@ export class OciServer {
   /** Takes ownership of a runtime's listener fd. */
   adopt(state: OciState, listenerFd: number, log: Logger): void {
     const id = state.state.id;
-    const initPid = state.state.pid ?? state.pid;
+    // At container start the listener's owner is the init; for an exec it is not.
+    const starting = state.state.status === 'creating';
+    const initPid = state.state.pid ?? (starting && state.pid > 0 ? state.pid : this.knownInit(id));
+    const isInit = starting && initPid > 0;
+    if (isInit) this.inits?.remember(id, initPid);
     const resolved = resolveOciPolicy(state.metadata, state.state.annotations);
     let release = (): void => {};
     let source = 'policy file';
@@ -100,22 +108,36 @@ export class OciServer {
       container: { name: id, initPid },
       dispatcher: this.opts.dispatcher,
       log: listenerLog,
-      onClose: () => {
+      onClose: (hungUp) => {
         release();
         this.listeners.delete(listener);
+        if (hungUp && isInit) this.inits?.forget(id, initPid);
       },
     });
     this.listeners.add(listener);
     listenerLog.info({ status: state.state.status, initPid, bundle: state.state.bundle, policy: source }, 'OCI listener attached');
   }
 
-  close(): void {
+  /**
+   * crun 1.8 sends pid 0 for an exec'd process: use the init pid a live listener of the
+   * same container was given (init's own listener hangs up once init's pid namespace is
+   * gone, so while one is open that pid is still the container's init), else the record
+   * kept from the container's start, from before a restart of interceptd.
+   */
+  private knownInit(id: string): number {
+    for (const l of this.listeners) if (l.container.name === id && l.container.initPid > 0) return l.container.initPid;
+    return this.inits?.recall(id) ?? 0;
+  }
+
+  /** `unlink: false` when a new daemon already listens at the same path (a takeover). */
+  close(opts: { unlink?: boolean } = {}): void {
     this.watcher?.close();
     this.watcher = undefined;
     closeFd(this.fd);
     this.fd = -1;
-    for (const conn of [...this.connections]) conn.refuse('ICD_OCI_TIMEOUT', 'daemon stopping');
+    for (const conn of [...this.connections]) conn.stop();
     for (const l of [...this.listeners]) l.close('daemon stopping', true);
+    if (opts.unlink === false) return;
     try {
       fs.unlinkSync(this.opts.socketPath);
     } catch {
@@ -124,15 +146,21 @@ export class OciServer {
   }
 }
 
-/** One runtime connection: read everything until EOF, then decode once. */
+/**
+ * One runtime connection. The state is taken as soon as the bytes so far form one JSON
+ * document: runc 1.1 keeps its end open until it exits (for `runc exec`, until the
+ * process ends), so waiting for EOF would park the container's first calls. Data that
+ * arrives after the state is refused; the connection is then dropped after a while.
+ */
 class StateConnection {
   private readonly watcher: FdWatcher;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout;
   /** One byte more than allowed, so a full buffer means "too big". */
   private readonly data = Buffer.allocUnsafe(MAX_STATE + 1);
   private length = 0;
   private reads = 0;
   private fds: number[] = [];
+  private adopted = false;
   private done = false;
   private readonly log: Logger;
 
@@ -146,51 +174,75 @@ class StateConnection {
       if (status < 0) this.refuse('ICD_OCI_JSON', `poll error ${status}`);
       else this.readAll();
     });
-    const timeoutMs = server.opts.readTimeoutMs ?? 2000;
-    this.timer = setTimeout(() => this.refuse('ICD_OCI_TIMEOUT', `no end of message within ${timeoutMs} ms`), timeoutMs);
+    this.timer = setTimeout(() => this.complete('timeout'), this.timeoutMs);
+  }
+
+  private get timeoutMs(): number {
+    return this.server.opts.readTimeoutMs ?? 2000;
   }
 
   private readAll(): void {
     while (!this.done) {
       let got;
       try {
-        got = this.server.receiver.recv(this.fd, this.data.subarray(this.length));
+        got = this.server.receiver.recv(this.fd, this.adopted ? this.data : this.data.subarray(this.length));
       } catch (err) {
         this.refuse('ICD_OCI_JSON', `receive failed: ${(err as Error).message}`);
         return;
       }
       if (got.kind === 'again') return;
       if (got.kind === 'eof') {
-        this.finish();
+        if (this.adopted) this.end();
+        else this.complete('eof');
         return;
       }
-      const first = this.reads++ === 0;
       this.fds.push(...got.fds);
-      if (got.fds.length > 0 && !first) return this.refuse('ICD_OCI_FDS', 'fds after the first message (a second state on one connection?)');
+      if (this.adopted) {
+        if (got.fds.length === 0 && this.data.subarray(0, got.length).toString('latin1').trim() === '') continue;
+        return this.refuse('ICD_OCI_JSON', 'data after the state (a second message on one connection?)');
+      }
+      if (got.fds.length > 0 && this.reads > 0) return this.refuse('ICD_OCI_FDS', 'fds after the first message');
+      this.reads++;
       if (got.fdsTruncated) return this.refuse('ICD_OCI_FDS', `more than ${MAX_STATE_FDS} fds`);
       this.length += got.length;
       if (this.length > MAX_STATE) return this.refuse('ICD_OCI_SIZE', `state longer than ${MAX_STATE} bytes`);
+      this.complete('more');
     }
   }
 
-  private finish(): void {
+  /** Decodes what has arrived. Until EOF or the timeout, unparsable JSON may just be incomplete. */
+  private complete(why: 'more' | 'eof' | 'timeout'): void {
+    if (this.done) return;
+    if (this.adopted) return this.end(); // the runtime kept its end open (runc 1.1)
     const decoded = decodeOciState(this.data.subarray(0, this.length), this.fds.length);
-    if (!decoded.ok) return this.refuse(decoded.error.code, decoded.error.message);
+    if (!decoded.ok) {
+      if (decoded.error.code !== 'ICD_OCI_JSON') return this.refuse(decoded.error.code, decoded.error.message);
+      if (why === 'more') return;
+      const reason = why === 'eof' ? decoded.error.message : `no complete state within ${this.timeoutMs} ms: ${decoded.error.message}`;
+      return this.refuse(why === 'eof' ? 'ICD_OCI_JSON' : 'ICD_OCI_TIMEOUT', reason);
+    }
     const state = decoded.value;
     const listenerFd = this.fds[state.seccompFdIndex]!;
     // Only seccompFd is understood; any other named fd is closed.
-    const others = this.fds.filter((f) => f !== listenerFd);
+    this.fds.filter((f) => f !== listenerFd).forEach(closeFd);
     this.fds = [listenerFd];
-    others.forEach(closeFd);
     if (!isSeccompListener(listenerFd)) return this.refuse('ICD_OCI_LISTENER', 'seccompFd is not a seccomp listener');
     this.fds = [];
-    this.end();
+    this.adopted = true;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.complete('timeout'), this.timeoutMs);
     this.server.adopt(state, listenerFd, this.log);
   }
 
-  refuse(code: ProtocolErrorCode, reason: string): void {
+  /** The daemon is stopping. */
+  stop(): void {
+    if (this.adopted) this.end();
+    else this.refuse('ICD_OCI_TIMEOUT', 'daemon stopping');
+  }
+
+  private refuse(code: ProtocolErrorCode, reason: string): void {
     if (this.done) return;
-    this.log.warn({ code, reason, bytes: this.length, fds: this.fds.length }, 'OCI state refused');
+    this.log.warn({ code, reason, bytes: this.length, fds: this.fds.length }, this.adopted ? 'data after the OCI state refused' : 'OCI state refused');
     this.fds.forEach(closeFd);
     this.fds = [];
     this.end();
