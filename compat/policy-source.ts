@@ -76,6 +76,32 @@ export class FilePolicySource implements PolicySource {
     this.watcher.unref();
   }
 
+  /**
+   * Re-reads every policy file now (`interceptd reload`, SIGHUP). A file that does not
+   * parse keeps its container's previous policy; its errors are returned.
+   */
+  reload(): { loaded: number; errors: { file: string; errors: string[] }[] } {
+    this.cache.clear();
+    const errors: { file: string; errors: string[] }[] = [];
+    let loaded = 0;
+    for (const f of fs.readdirSync(this.dir).filter((n) => n.endsWith('.yaml'))) {
+      const name = f.slice(0, -'.yaml'.length);
+      if (!validContainerName(name)) continue;
+      const file = path.join(this.dir, f);
+      let parsed: ParsedPolicy;
+      try {
+        parsed = parsePolicyText(fs.readFileSync(file, 'utf8'));
+      } catch (err) {
+        errors.push({ file, errors: [(err as Error).message] });
+        continue;
+      }
+      if (!parsed.ok) errors.push({ file, errors: parsed.errors });
+      else loaded++;
+      this.load(name);
+    }
+    return { loaded, errors };
+  }
+
   lookup(name: string): Policy {
     if (this.watcher !== undefined) {
       const hit = this.cache.get(name);

@@ -16,6 +16,7 @@ export const c = {
   recvmsg: libc.func('intptr_t recvmsg(int fd, void *msg, int flags)'),
   sendmsg: libc.func('intptr_t sendmsg(int fd, void *msg, int flags)'),
   send: libc.func('intptr_t send(int fd, void *buf, size_t len, int flags)'),
+  sendto: libc.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t alen)'),
   close: libc.func('int close(int fd)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)'),
   processVmReadv: libc.func(
@@ -30,6 +31,8 @@ export const c = {
   fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
   poll: libc.func('int poll(void *fds, unsigned long nfds, int timeout)'),
   seccomp: libc.func('int syscall(long nr, unsigned int op, unsigned int flags, void *args)'),
+  /** A raw system call with integer arguments only (probes). */
+  syscall5: libc.func('long syscall(long nr, long a1, long a2, long a3, long a4, long a5)'),
   sysinfo: libc.func('int sysinfo(void *info)'),
   sysconf: libc.func('long sysconf(int name)'),
 };
@@ -46,10 +49,14 @@ export function addressOf(buf: Buffer): bigint {
 export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
 export const SOCK_SEQPACKET = 5;
+export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = 0o4000;
 export const SOCK_CLOEXEC = 0o2000000;
 export const SOL_SOCKET = 1;
 export const SO_PEERCRED = 17;
+export const SO_TYPE = 3;
+export const SO_DOMAIN = 39;
+export const SO_ACCEPTCONN = 30;
 export const SCM_RIGHTS = 1;
 export const MSG_TRUNC = 0x20;
 export const MSG_CTRUNC = 0x08;
@@ -59,6 +66,12 @@ export const MSG_CMSG_CLOEXEC = 0x40000000;
 export const EAGAIN = 11;
 export const EINTR = 4;
 export const F_GETFD = 1;
+export const F_SETFD = 2;
+export const F_GETFL = 3;
+export const F_SETFL = 4;
+export const FD_CLOEXEC = 1;
+export const O_NONBLOCK = 0o4000;
 
 export const NR_SECCOMP = 317;
 export const SECCOMP_GET_NOTIF_SIZES = 3;
+export const NR_MOUNT_SETATTR = 442;

@@ -44,7 +44,7 @@ export function namespaceOf(procDir: string, ns: 'user' | 'mnt' | 'pid'): string
   }
 }
 
-const PIDFD_THREAD = 0x80; // = O_EXCL, Linux >= 6.9
+export const PIDFD_THREAD = 0x80; // = O_EXCL, Linux >= 6.9
 const ENOENT = 2;
 const EINVAL = 22;
 

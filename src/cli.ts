@@ -8,6 +8,8 @@ import { lxcConfig } from '../compat/lxc-config.js';
 import { ociConfig } from '../compat/oci-config.js';
 import { createLogger } from './core/log.js';
 import { Daemon, DEFAULTS } from './daemon.js';
+import { controlRequest } from './control.js';
+import { renderReload, renderStatus } from './render.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -19,6 +21,8 @@ Usage: interceptd <command> [options]
 Commands:
   serve        run the daemon (liblxc proxy socket <state-dir>/seccomp.socket,
                OCI agent socket <state-dir>/oci.socket)
+  status       the running daemon: containers, requests, latency, helpers
+  reload       re-read policies and settings without dropping anything
   lxc-config   write a container's policy and seccomp profile, print its LXC config lines
   oci-config   add interception to an OCI bundle's config.json (runc, crun)
   help [CMD]   show help for a command
@@ -37,8 +41,20 @@ Options:
   --deadline-ms N     answer every request within N ms (default ${DEFAULTS.deadlineMs}; liblxc gives up at 30000)
   --log-level LEVEL   trace, debug, info, warn, error (default info, or $INTERCEPTD_LOG)
   --helper PATH       the interceptd-helper binary (default: the one built by npm ci)
+  --metrics-listen A  Prometheus metrics on HOST:PORT or unix:/path (GET /metrics)
+  --audit-log FILE    privileged actions as JSON lines in FILE instead of the main log
   --takeover          take over every socket and connection from the daemon running on
                       the same state dir, without failing a call; it exits when done`,
+  status: `Usage: interceptd status [--json] [--state-dir DIR]
+
+Shows the running daemon's connected containers, requests per syscall and outcome,
+latency percentiles of recent requests and the helper processes.`,
+  reload: `Usage: interceptd reload [--json] [--state-dir DIR]
+
+Re-reads every policy file and <config-dir>/interceptd.yaml (log-level, deadline-ms)
+without dropping a connection or a request. A file that does not parse is refused with
+its errors and the previous policy or settings stay; the command then exits 1.
+The daemon also reloads on SIGHUP.`,
   'lxc-config': `Usage: interceptd lxc-config NAME [--set KEY=VALUE]... [--unset KEY]... [options]
 
 Records the container's policy in <config-dir>/containers/NAME.yaml (LXD key names,
@@ -85,6 +101,8 @@ async function serve(argv: string[]): Promise<void> {
       'deadline-ms': { type: 'string', default: String(DEFAULTS.deadlineMs) },
       'log-level': { type: 'string' },
       helper: { type: 'string' },
+      'metrics-listen': { type: 'string' },
+      'audit-log': { type: 'string' },
       takeover: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
@@ -103,6 +121,8 @@ async function serve(argv: string[]): Promise<void> {
     configDir: values['config-dir']!,
     deadlineMs,
     helperBinary: values.helper,
+    metricsListen: values['metrics-listen'],
+    auditLog: values['audit-log'],
     log,
   });
   const stop = (signal: string): void => {
@@ -113,6 +133,7 @@ async function serve(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => daemon.reload());
   await daemon.start({
     takeover: values.takeover,
     onHandedOver: () => {
@@ -174,11 +195,52 @@ function ociConfigCmd(argv: string[]): void {
   if (result.rules > 0) console.log(`listenerMetadata:\n${result.metadata.replace(/^/gm, '  ')}`);
 }
 
+function controlArgs(argv: string[], usage: string): { stateDir: string; json: boolean } | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'state-dir': { type: 'string', default: DEFAULTS.stateDir },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return undefined;
+  }
+  return { stateDir: values['state-dir']!, json: values.json! };
+}
+
+async function statusCmd(argv: string[]): Promise<void> {
+  const a = controlArgs(argv, USAGE.status!);
+  if (a === undefined) return;
+  const r = await controlRequest(a.stateDir, { cmd: 'status' });
+  if (!r.ok) fail(r.error);
+  if (a.json) return void console.log(JSON.stringify(r, null, 2));
+  console.log(renderStatus(r));
+}
+
+async function reloadCmd(argv: string[]): Promise<void> {
+  const a = controlArgs(argv, USAGE.reload!);
+  if (a === undefined) return;
+  const r = await controlRequest(a.stateDir, { cmd: 'reload' });
+  if (!r.ok) fail(r.error);
+  if (a.json) return void console.log(JSON.stringify(r, null, 2));
+  console.log(renderReload(r));
+  const refused = (r.settings as { refused?: unknown } | undefined)?.refused !== undefined;
+  const badPolicies = ((r.policies as { errors?: unknown[] } | undefined)?.errors ?? []).length > 0;
+  if (refused || badPolicies) process.exitCode = 1;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'serve':
       return serve(rest);
+    case 'status':
+      return statusCmd(rest);
+    case 'reload':
+      return reloadCmd(rest);
     case 'lxc-config':
       return lxcConfigCmd(rest);
     case 'oci-config':

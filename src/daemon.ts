@@ -9,6 +9,11 @@ import { kernelNotifSizes } from '../native/seccomp.js';
 import { closeFd, sendPlain } from '../native/unix-socket.js';
 import { TakeoverServer, takeOver, type Handed, type HandoverSource } from './takeover.js';
 import { InflightTable, Keeper, KeptSockets } from './keeper.js';
+import { pino } from 'pino';
+import { ControlServer } from './control.js';
+import { MetricsServer } from './metrics.js';
+import { readDaemonConfig } from './daemon-config.js';
+import { VERSION } from './version.js';
 import { errno } from '../protocol/answer.js';
 import { KERNEL_SIZES, encodeReplyFromEcho } from '../protocol/proxy-message.js';
 import type { Logger } from './core/log.js';
@@ -27,6 +32,10 @@ export interface DaemonOptions {
   readonly helperBinary?: string;
   /** The interceptd-keeper binary (default: the one built by npm ci). */
   readonly keeperBinary?: string;
+  /** Prometheus endpoint: HOST:PORT or unix:/path (off when absent). */
+  readonly metricsListen?: string;
+  /** Audit lines go to this file instead of the main log. */
+  readonly auditLog?: string;
   /** Most helper processes run at once (default 4). */
   readonly helpers?: number;
   readonly log: Logger;
@@ -149,12 +158,36 @@ export class Daemon {
     this.takeover = new TakeoverServer(this.opts.stateDir, source, this.opts.log, () => {
       // The next daemon re-registers everything with the keeper: leave it running.
       keeper.detach();
+      this.metrics?.close();
+      this.control?.close();
       this.oci.close({ unlink: false });
       this.helper.close();
       this.ociPolicies.close();
       opts.onHandedOver?.();
     });
     this.takeover.listen();
+    if (this.opts.auditLog !== undefined) {
+      this.auditDest = pino.destination({ dest: this.opts.auditLog, sync: false, mkdir: true });
+      this.dispatcher.auditLog = pino({ base: { name: 'interceptd-audit' } }, this.auditDest);
+    }
+    this.control = new ControlServer(
+      this.opts.stateDir,
+      (req) => (req.cmd === 'status' ? { ok: true, ...this.status() } : req.cmd === 'reload' ? { ok: true, ...this.reload() } : { ok: false, error: 'unknown command' }),
+      this.opts.log,
+    );
+    this.control.listen();
+    if (this.opts.metricsListen !== undefined) {
+      this.metrics = new MetricsServer(
+        this.opts.metricsListen,
+        {
+          stats: this.dispatcher.stats,
+          connected: () => ({ liblxc: this.liblxc.connectionCount, oci: this.oci.listenerCount }),
+          helperRestarts: () => this.helper.restarts,
+        },
+        this.opts.log,
+      );
+      await this.metrics.start();
+    }
   }
 
   /**
@@ -174,9 +207,54 @@ export class Daemon {
   }
 
   private keeper: Keeper | undefined;
+  private control: ControlServer | undefined;
+  private metrics: MetricsServer | undefined;
+  private readonly startedAt = Date.now();
+  private auditDest: ReturnType<typeof pino.destination> | undefined;
+
+  /** What `interceptd status` shows. */
+  status(): Record<string, unknown> {
+    const lat = this.dispatcher.stats.latency();
+    return {
+      version: VERSION,
+      pid: process.pid,
+      uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      stateDir: this.opts.stateDir,
+      configDir: this.opts.configDir,
+      deadlineMs: this.dispatcher.deadlineMs,
+      containers: [
+        ...this.liblxc.describe().map((c) => ({ source: 'liblxc', name: c.name ?? '(unidentified)', pid: c.monitorPid })),
+        ...this.oci.describe().map((c) => ({ source: 'oci', name: c.name, pid: c.pid })),
+      ],
+      requests: this.dispatcher.stats.total(),
+      syscalls: this.dispatcher.stats.snapshot(),
+      latencyUs: lat,
+      helpers: { running: this.helper.running, restarts: this.helper.restarts },
+    };
+  }
+
+  /** Re-reads the policy files and the daemon's settings; a bad settings file changes nothing. */
+  reload(): Record<string, unknown> {
+    const policies = this.policies.reload();
+    const settings = readDaemonConfig(this.opts.configDir);
+    if (settings.ok) {
+      if (settings.settings.logLevel !== undefined) this.opts.log.level = settings.settings.logLevel;
+      if (settings.settings.deadlineMs !== undefined) this.dispatcher.deadlineMs = settings.settings.deadlineMs;
+    }
+    const result = { policies, settings: settings.ok ? { applied: settings.settings } : { refused: settings.errors } };
+    this.opts.log.info(result, 'reloaded');
+    return result;
+  }
 
   /** A deliberate stop: the keeper goes too, and every socket with it. */
   stop(): void {
+    try {
+      this.auditDest?.flushSync();
+    } catch {
+      // nothing buffered
+    }
+    this.metrics?.close();
+    this.control?.close();
     this.keeper?.quit();
     this.takeover?.close();
     this.liblxc.close();

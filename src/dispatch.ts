@@ -8,6 +8,7 @@ import type { PolicySource } from '../compat/policy-source.js';
 import type { Logger } from './core/log.js';
 import type { Registry } from './handlers/registry.js';
 import type { ContainerRef, Request, Services, Target } from './handlers/types.js';
+import { Stats, type Outcome } from './stats.js';
 
 export interface Incoming {
   readonly notif: Notification;
@@ -15,29 +16,25 @@ export interface Incoming {
   readonly container: ContainerRef;
 }
 
-export interface DispatchStats {
-  requests: number;
-  emulated: number;
-  continued: number;
-  errnos: number;
-  failures: number;
-  deadlines: number;
-}
-
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T>)?.then === 'function';
 }
 
 export class Dispatcher {
-  readonly stats: DispatchStats = { requests: 0, emulated: 0, continued: 0, errnos: 0, failures: 0, deadlines: 0 };
+  readonly stats = new Stats();
+  /** Where audit lines go: the main log unless `--audit-log` names a file. */
+  auditLog: Logger;
 
   constructor(
     private readonly registry: Registry,
     private readonly policies: PolicySource,
     private readonly services: Services,
-    private readonly deadlineMs: number,
+    /** Changed by a reload; applies to requests that start afterwards. */
+    public deadlineMs: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.auditLog = log;
+  }
 
   /**
    * Never throws or rejects. A handler that decides synchronously is answered
@@ -45,13 +42,13 @@ export class Dispatcher {
    * promise resolves at the latest at the deadline, with CONTINUE.
    */
   answer(inc: Incoming): Answer | Promise<Answer> {
-    this.stats.requests++;
+    const started = performance.now();
     const syscall = resolveSyscall(inc.notif.arch, inc.notif.nr);
     if (syscall === undefined) {
-      this.stats.continued++;
+      this.stats.record('unknown', 'continue', (performance.now() - started) * 1000);
       return CONTINUE;
     }
-    const req = this.request(inc, syscall, Date.now() + this.deadlineMs);
+    const req = this.request(inc, syscall, Date.now() + this.deadlineMs, started);
     let result: Answer | Promise<Answer>;
     try {
       result = this.registry[syscall.name].handle(req, this.services);
@@ -62,10 +59,12 @@ export class Dispatcher {
     return this.withDeadline(req, result);
   }
 
-  private request(inc: Incoming, syscall: ResolvedSyscall, deadline: number): Request {
+  private request(inc: Incoming, syscall: ResolvedSyscall, deadline: number, started: number): Request {
     const parent = this.log;
+    const auditLog = this.auditLog;
     let log: Logger | undefined;
     return {
+      started,
       notif: inc.notif,
       syscall,
       target: inc.target,
@@ -77,6 +76,11 @@ export class Dispatcher {
         return log;
       },
       debug: parent.isLevelEnabled('debug'),
+      audit: (fields, msg) =>
+        auditLog.info(
+          { audit: true, container: inc.container.name, pid: inc.target.pid, syscall: syscall.name, abi: syscall.abi, ...fields },
+          msg,
+        ),
       remainingMs: () => Math.max(1, deadline - Date.now()),
     };
   }
@@ -91,10 +95,9 @@ export class Dispatcher {
         resolve(a);
       };
       const timer = setTimeout(() => {
-        this.stats.deadlines++;
         req.log.error({ deadlineMs: this.deadlineMs }, 'deadline reached; answering continue');
-        finish(this.done(req, CONTINUE));
-      }, this.deadlineMs);
+        finish(this.done(req, CONTINUE, 'deadline'));
+      }, Math.max(1, req.remainingMs()));
       pending.then(
         (a) => {
           if (!settled) finish(this.done(req, a));
@@ -106,17 +109,15 @@ export class Dispatcher {
     });
   }
 
-  private done(req: Request, a: Answer): Answer {
-    if (a.kind === 'continue') this.stats.continued++;
-    else if (a.kind === 'errno') this.stats.errnos++;
-    else this.stats.emulated++;
+  private done(req: Request, a: Answer, outcome?: Outcome): Answer {
+    const o = outcome ?? (a.kind === 'continue' ? 'continue' : a.kind === 'errno' ? 'errno' : 'emulated');
+    this.stats.record(req.syscall.name, o, (performance.now() - req.started) * 1000);
     if (req.debug) req.log.debug({ answer: describeAnswer(a) }, 'answered');
     return a;
   }
 
   private fail(req: Request, err: unknown): Answer {
-    this.stats.failures++;
     req.log.error({ err }, 'handler failed; answering continue');
-    return this.done(req, CONTINUE);
+    return this.done(req, CONTINUE, 'failure');
   }
 }

@@ -141,7 +141,7 @@ if (!isRoot) {
     t.equal(reply.readUInt32LE(0x84), 1, 'CONTINUE');
     t.ok(Date.now() - started < 590, 'answered before the handler finished');
     t.equal(await recvReply(client, 800), 'none', 'the late result is never sent');
-    t.equal(dispatcher.stats.deadlines, 1);
+    t.equal(dispatcher.stats.bySyscall.get('setxattr')?.deadline, 1);
   });
 
   t.test('a handler that throws is answered CONTINUE', async (t) => {

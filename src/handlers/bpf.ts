@@ -174,7 +174,7 @@ function attach(req: Request, cmd: number, attr: Buffer): Answer {
 }
 
 function audit(req: Request, msg: string, fields: object): void {
-  req.log.info({ audit: true, ...fields }, msg);
+  req.audit(fields, msg);
 }
 
 export const bpfHandler: Handler = { syscalls: ['bpf'], handle };

@@ -83,7 +83,7 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
 }
 
 async function emulate(req: Request, services: Services, args: MknodArgs, status: TaskStatus, path: Buffer): Promise<Answer> {
-  const { notif, target, log } = req;
+  const { notif, target } = req;
   const started = process.hrtime.bigint();
   const reply = await services.helper.mknod(
     notif.id,
@@ -93,20 +93,16 @@ async function emulate(req: Request, services: Services, args: MknodArgs, status
     req.remainingMs(),
   );
   const { major, minor } = decodeDev(args.dev);
-  log.info(
-    {
-      audit: true,
-      path: path.toString('utf8'),
-      dirfd: args.dirfd,
-      mode: args.mode.toString(8),
-      dev: `${major}:${minor}`,
-      fsuid: status.fsuid,
-      errno: reply.errno,
-      bound: reply.flags !== 0,
-      us: Number(process.hrtime.bigint() - started) / 1000,
-    },
-    'mknod emulated',
-  );
+  req.audit({
+    path: path.toString('utf8'),
+    dirfd: args.dirfd,
+    mode: args.mode.toString(8),
+    dev: `${major}:${minor}`,
+    fsuid: status.fsuid,
+    errno: reply.errno,
+    bound: reply.flags !== 0,
+    us: Number(process.hrtime.bigint() - started) / 1000,
+  }, 'mknod emulated');
   return reply.errno === 0 ? OK : errno(reply.errno);
 }
 

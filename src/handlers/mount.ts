@@ -140,20 +140,16 @@ async function emulate(req: Request, services: Services, status: TaskStatus, pla
     req.target.listenerFd,
     req.remainingMs(),
   );
-  req.log.info(
-    {
-      audit: true,
-      source: plan.source,
-      target: plan.target,
-      fstype: plan.fsLabel,
-      mode: ['plain', 'idmapped', 'fuse'][plan.mode],
-      options: plan.options.replace(/\0/g, ','),
-      attrs: plan.attrs,
-      errno: reply.errno,
-      us: Number(process.hrtime.bigint() - started) / 1000,
-    },
-    'mount emulated',
-  );
+  req.audit({
+    source: plan.source,
+    target: plan.target,
+    fstype: plan.fsLabel,
+    mode: ['plain', 'idmapped', 'fuse'][plan.mode],
+    options: plan.options.replace(/\0/g, ','),
+    attrs: plan.attrs,
+    errno: reply.errno,
+    us: Number(process.hrtime.bigint() - started) / 1000,
+  }, 'mount emulated');
   return reply.errno === 0 ? OK : errno(reply.errno);
 }
 

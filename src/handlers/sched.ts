@@ -88,17 +88,13 @@ async function emulate(req: Request, services: Services, args: SchedArgs, status
     req.remainingMs(),
   );
   const rt = (args.policy & ~SCHED_RESET_ON_FORK) === SCHED_FIFO || (args.policy & ~SCHED_RESET_ON_FORK) === SCHED_RR;
-  req.log.info(
-    {
-      audit: true,
-      targetPid: args.pid,
-      policy: args.policy,
-      priority,
-      errno: reply.errno,
-      us: Number(process.hrtime.bigint() - started) / 1000,
-    },
-    'sched_setscheduler emulated',
-  );
+  req.audit({
+    targetPid: args.pid,
+    policy: args.policy,
+    priority,
+    errno: reply.errno,
+    us: Number(process.hrtime.bigint() - started) / 1000,
+  }, 'sched_setscheduler emulated');
   if (rt && reply.errno === EPERM) {
     req.log.warn(
       { container: req.container.name },

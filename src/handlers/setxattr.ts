@@ -112,18 +112,14 @@ async function emulate(
     req.remainingMs(),
   );
   const declinedByHelper = (reply.flags & HELPER_FLAG_DECLINE) !== 0;
-  req.log.info(
-    {
-      audit: true,
-      path: path.toString('utf8'),
-      name: OPAQUE_NAME,
-      flags: args.flags,
-      errno: reply.errno,
-      declined: declinedByHelper,
-      us: Number(process.hrtime.bigint() - started) / 1000,
-    },
-    'setxattr emulated',
-  );
+  req.audit({
+    path: path.toString('utf8'),
+    name: OPAQUE_NAME,
+    flags: args.flags,
+    errno: reply.errno,
+    declined: declinedByHelper,
+    us: Number(process.hrtime.bigint() - started) / 1000,
+  }, 'setxattr emulated');
   if (declinedByHelper) return CONTINUE;
   return reply.errno === 0 ? OK : errno(reply.errno);
 }

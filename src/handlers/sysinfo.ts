@@ -125,19 +125,15 @@ function handle(req: Request): Answer {
   if (!notifIdValid(target.listenerFd, notif.id)) return CONTINUE;
   // The struct may be half written: a bad buffer is EFAULT, as the kernel answers.
   const failed = target.memory.write(ptr, bytes) !== 0;
-  req.log.info(
-    {
-      audit: true,
-      totalram: Number(info.totalram),
-      freeram: Number(info.freeram),
-      procs: info.procs,
-      uptime: Number(info.uptime),
-      layout,
-      errno: failed ? Errno.EFAULT : 0,
-      us: Number(process.hrtime.bigint() - started) / 1000,
-    },
-    'sysinfo emulated',
-  );
+  req.audit({
+    totalram: Number(info.totalram),
+    freeram: Number(info.freeram),
+    procs: info.procs,
+    uptime: Number(info.uptime),
+    layout,
+    errno: failed ? Errno.EFAULT : 0,
+    us: Number(process.hrtime.bigint() - started) / 1000,
+  }, 'sysinfo emulated');
   return failed ? errno(Errno.EFAULT) : OK;
 }
 

@@ -36,6 +36,10 @@ export interface Request {
   readonly log: Logger;
   /** Debug logging is on (checking it does not create the child logger). */
   readonly debug: boolean;
+  /** One audit line for a privileged action: the request's identity is added. */
+  audit(fields: object, msg: string): void;
+  /** performance.now() when the request arrived. */
+  readonly started: number;
   /** Milliseconds left before the request must be answered. */
   remainingMs(): number;
 }

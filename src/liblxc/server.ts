@@ -39,6 +39,11 @@ export class LiblxcServer {
     return this.connections.size;
   }
 
+  /** The connected containers, for `interceptd status`. */
+  describe(): { name: string | undefined; monitorPid: number }[] {
+    return [...this.connections].map((c) => c.describe());
+  }
+
   listen(): void {
     removeStaleSocket(this.opts.socketPath);
     this.adoptListener(listenUnix(this.opts.socketPath));
@@ -151,6 +156,10 @@ class Connection {
       else if (ev.readable) this.readAll();
       else if (ev.disconnect) this.close('monitor disconnected');
     });
+  }
+
+  describe(): { name: string | undefined; monitorPid: number } {
+    return { name: this.name, monitorPid: this.peer.pid };
   }
 
   pause(): Promise<void> {

@@ -39,6 +39,11 @@ export class OciServer {
 
   constructor(readonly opts: OciServerOptions) {}
 
+  /** The containers whose notify fds this agent owns, for `interceptd status`. */
+  describe(): { name: string; pid: number }[] {
+    return [...this.listeners].map((l) => ({ name: l.container.name, pid: l.container.initPid }));
+  }
+
   get listenerCount(): number {
     return this.listeners.size;
   }
