@@ -15,7 +15,7 @@ export interface OciState {
   readonly fds: readonly string[];
   /** Index of `seccompFd` in `fds` (and in the SCM_RIGHTS array). */
   readonly seccompFdIndex: number;
-  /** The process that owns the listener, as the runtime sees it (the host). */
+  /** The process that owns the listener, as the runtime sees it (the host); 0 when not given (crun 1.8 exec). */
   readonly pid: number;
   /** `listenerMetadata` verbatim; undefined when not set. */
   readonly metadata: string | undefined;
@@ -37,20 +37,21 @@ function fail(code: ProtocolError['code'], message: string): Decoded<never> {
 type Obj = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isPid = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0 && (v as number) <= 0x3fffffff;
+/** A pid, or 0 for "not known": crun 1.8 sends 0 for an exec'd process. */
+const isPid = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0x3fffffff;
 
 /** A problem with one field, named by its JSON path; undefined when the field is fine. */
 function checkFields(doc: Obj): string | undefined {
   if (typeof doc.ociVersion !== 'string') return 'ociVersion must be a string';
   if (!Array.isArray(doc.fds) || !doc.fds.every((f) => typeof f === 'string')) return 'fds must be an array of strings';
-  if (!isPid(doc.pid)) return 'pid must be a positive integer';
+  if (!isPid(doc.pid)) return 'pid must be a non-negative integer';
   if (doc.metadata !== undefined && typeof doc.metadata !== 'string') return 'metadata must be a string';
   const st = doc.state;
   if (!isObject(st)) return 'state must be an object';
   if (typeof st.ociVersion !== 'string') return 'state.ociVersion must be a string';
   if (typeof st.id !== 'string' || st.id === '') return 'state.id must be a non-empty string';
   if (typeof st.status !== 'string') return 'state.status must be a string';
-  if (st.pid !== undefined && !isPid(st.pid)) return 'state.pid must be a positive integer';
+  if (st.pid !== undefined && !isPid(st.pid)) return 'state.pid must be a non-negative integer';
   if (typeof st.bundle !== 'string') return 'state.bundle must be a string';
   if (st.annotations !== undefined) {
     if (!isObject(st.annotations)) return 'state.annotations must be an object';
@@ -98,7 +99,7 @@ export function decodeOciState(bytes: Buffer, fdCount: number): Decoded<OciState
         ociVersion: st.ociVersion as string,
         id: st.id as string,
         status: st.status as string,
-        pid: st.pid as number | undefined,
+        pid: st.pid === 0 ? undefined : (st.pid as number | undefined),
         bundle: st.bundle as string,
         annotations: { ...((st.annotations as Record<string, string> | undefined) ?? {}) },
       },

@@ -28,8 +28,8 @@ export interface NotifyListenerOptions {
   readonly container: ContainerRef;
   readonly dispatcher: Dispatcher;
   readonly log: Logger;
-  /** Called once, after the fd is closed. */
-  readonly onClose: () => void;
+  /** Called once, after the fd is closed; `hungUp` when the filter's last task exited. */
+  readonly onClose: (hungUp: boolean) => void;
 }
 
 export class NotifyListener {
@@ -37,6 +37,7 @@ export class NotifyListener {
   private inFlight = 0;
   private closing = false;
   private closed = false;
+  private hungUp = false;
 
   constructor(private readonly opts: NotifyListenerOptions) {
     this.watcher = watchFd(opts.fd, { readable: true, disconnect: true }, (status) => {
@@ -45,8 +46,8 @@ export class NotifyListener {
     });
   }
 
-  get pending(): number {
-    return this.inFlight;
+  get container(): ContainerRef {
+    return this.opts.container;
   }
 
   /**
@@ -57,8 +58,10 @@ export class NotifyListener {
     for (let i = 0; i < BATCH && !this.closing; i++) {
       const ready = readyNow(this.opts.fd);
       if (ready & POLLIN) this.receive();
-      else if (ready & (POLLHUP | POLLERR | POLLNVAL)) this.close('the last task using the filter exited');
-      else return;
+      else if (ready & (POLLHUP | POLLERR | POLLNVAL)) {
+        this.hungUp = true;
+        this.close('the last task using the filter exited');
+      } else return;
     }
   }
 
@@ -127,6 +130,6 @@ export class NotifyListener {
     if (this.closed) return;
     this.closed = true;
     closeFd(this.opts.fd);
-    this.opts.onClose();
+    this.opts.onClose(this.hungUp);
   }
 }

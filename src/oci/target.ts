@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import type { Notification } from '../../protocol/seccomp.js';
+import type { SyscallError } from '../../native/errors.js';
 import { TargetMemory } from '../../native/memory.js';
 import { pidfdOpen, procPath } from '../../native/process.js';
 import { notifIdValid } from '../../native/seccomp.js';
@@ -12,6 +13,7 @@ import { closeFd } from '../../native/unix-socket.js';
 import type { Target } from '../handlers/types.js';
 
 const DIRECTORY = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY;
+const ESRCH = 3;
 
 export type OpenedTarget =
   | { readonly kind: 'ok'; readonly target: Target; readonly fds: readonly number[] }
@@ -20,6 +22,11 @@ export type OpenedTarget =
   /** The task is parked but cannot be reached; it must still be answered. */
   | { readonly kind: 'unreachable'; readonly reason: string };
 
+/** After a failure: is there still a parked task to answer? */
+function settle(listener: number, notif: Notification, reason: string): OpenedTarget {
+  return notifIdValid(listener, notif.id) ? { kind: 'unreachable', reason } : { kind: 'gone' };
+}
+
 export function openTarget(listener: number, notif: Notification): OpenedTarget {
   // Node's fs opens with O_CLOEXEC; the pidfd is close-on-exec by definition.
   if (notif.pid === 0) return { kind: 'unreachable', reason: "the caller is not visible in interceptd's pid namespace" };
@@ -27,11 +34,16 @@ export function openTarget(listener: number, notif: Notification): OpenedTarget 
   let procFd: number;
   try {
     fds.push(pidfdOpen(notif.pid));
+  } catch (err) {
+    // Before Linux 6.9 a non-leader thread has no pidfd; /proc/<tid> and ID_VALID still prove the caller.
+    if ((err as SyscallError).errno === ESRCH) return settle(listener, notif, 'pidfd_open: ESRCH');
+  }
+  try {
     procFd = fs.openSync(`/proc/${notif.pid}`, DIRECTORY);
     fds.push(procFd);
   } catch (err) {
     fds.forEach(closeFd);
-    return notifIdValid(listener, notif.id) ? { kind: 'unreachable', reason: (err as Error).message } : { kind: 'gone' };
+    return settle(listener, notif, (err as Error).message);
   }
   let memFd = -1;
   try {
