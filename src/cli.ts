@@ -10,6 +10,9 @@ import { createLogger } from './core/log.js';
 import { Daemon, DEFAULTS } from './daemon.js';
 import { controlRequest } from './control.js';
 import { renderReload, renderStatus } from './render.js';
+import { DOCTOR_USAGE, doctor } from './doctor/command.js';
+import { inheritedListener } from '../native/sd-listen.js';
+import { sdNotify } from '../native/sd-notify.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -23,11 +26,13 @@ Commands:
                OCI agent socket <state-dir>/oci.socket)
   status       the running daemon: containers, requests, latency, helpers
   reload       re-read policies and settings without dropping anything
+  doctor       check this host: kernel features, LXC, runtimes, helper, sockets, policies
   lxc-config   write a container's policy and seccomp profile, print its LXC config lines
   oci-config   add interception to an OCI bundle's config.json (runc, crun)
   help [CMD]   show help for a command
 
 Run 'interceptd <command> --help' for a command's options.`,
+  doctor: DOCTOR_USAGE,
   serve: `Usage: interceptd serve [options]
 
 Runs the interceptor. liblxc connects to <state-dir>/seccomp.socket, OCI runtimes
@@ -134,14 +139,22 @@ async function serve(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => daemon.reload());
+  // systemd socket activation: the liblxc listener arrives as fd 3 (throws if it is not one).
+  const listenFd = inheritedListener();
   await daemon.start({
     takeover: values.takeover,
+    listenFd,
     onHandedOver: () => {
       flush();
       process.exit(0);
     },
   });
   log.info({ pid: process.pid, version: pkg.version, stateDir: daemon.opts.stateDir, configDir: daemon.opts.configDir }, 'ready');
+  try {
+    if (sdNotify('READY=1')) log.debug('told systemd we are ready');
+  } catch (err) {
+    log.warn({ err }, 'cannot tell systemd we are ready ($NOTIFY_SOCKET)');
+  }
 }
 
 function lxcConfigCmd(argv: string[]): void {
@@ -241,6 +254,9 @@ async function main(argv: string[]): Promise<void> {
       return statusCmd(rest);
     case 'reload':
       return reloadCmd(rest);
+    case 'doctor':
+      process.exitCode = await doctor(rest, DEFAULTS);
+      return;
     case 'lxc-config':
       return lxcConfigCmd(rest);
     case 'oci-config':

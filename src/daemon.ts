@@ -5,7 +5,8 @@ import path from 'node:path';
 import { FilePolicySource, OverridePolicySource } from '../compat/policy-source.js';
 import { OCI_SOCKET } from '../compat/oci-config.js';
 import { HelperPool } from '../native/helper.js';
-import { kernelNotifSizes } from '../native/seccomp.js';
+import { kernelNotifSizes, notifSend } from '../native/seccomp.js';
+import { encodeResponse } from '../protocol/seccomp.js';
 import { closeFd, sendPlain } from '../native/unix-socket.js';
 import { TakeoverServer, takeOver, type Handed, type HandoverSource } from './takeover.js';
 import { InflightTable, Keeper, KeptSockets } from './keeper.js';
@@ -98,9 +99,10 @@ export class Daemon {
   /**
    * Starts serving: on fresh sockets, or with `takeover` on everything the running
    * daemon serves (it exits once we hold it all). `onHandedOver` runs when a later
-   * daemon takes over from this one.
+   * daemon takes over from this one. `listenFd` is a liblxc listener passed by systemd
+   * (socket activation): served instead of binding one, and its path is left in place.
    */
-  async start(opts: { takeover?: boolean; onHandedOver?: () => void } = {}): Promise<void> {
+  async start(opts: { takeover?: boolean; onHandedOver?: () => void; listenFd?: number } = {}): Promise<void> {
     await this.helper.ping();
     const { keeper, started } = await Keeper.connect(this.opts.stateDir, this.opts.log, this.opts.keeperBinary);
     this.keeper = keeper;
@@ -111,7 +113,10 @@ export class Daemon {
     keeper.reset();
     table.reserve(new Set());
     keeper.put({ kind: 'inflight-table' }, table.fd, 1);
-    this.liblxc.store = new KeptSockets(keeper, table);
+    const store = new KeptSockets(keeper, table);
+    this.liblxc.store = store;
+    this.oci.store = store;
+    const lostOci = oldTable !== undefined ? table.pendingOci() : [];
 
     const sockets: { handed: Handed; fd: number }[] = [];
     let ack: (() => void) | undefined;
@@ -125,16 +130,27 @@ export class Daemon {
         else if (k.meta.kind === 'liblxc-connection') {
           this.answerLost(k.fd, table, k.meta.slot);
           sockets.push({ handed: { kind: 'liblxc-connection', peer: k.meta.peer, name: k.meta.name }, fd: k.fd });
+        } else if (k.meta.kind === 'oci-listener') sockets.push({ handed: { kind: 'oci-listener' }, fd: k.fd });
+        else if (k.meta.kind === 'oci-notify') {
+          for (const lost of lostOci.filter((l) => l.keeperId === k.id)) this.answerLostOci(k.fd, lost.notifId);
+          sockets.push({ handed: { kind: 'oci-notify', state: k.meta.state }, fd: k.fd });
         }
       }
     }
     let listening = false;
+    let ociListening = false;
     for (const { handed, fd } of sockets) {
-      if (handed.kind === 'liblxc-listener') {
+      // Under socket activation systemd's fd is the listener; a kept copy is redundant.
+      if (handed.kind === 'liblxc-listener' && opts.listenFd === undefined) {
         this.liblxc.adoptListener(fd);
         listening = true;
       } else if (handed.kind === 'liblxc-connection') {
         this.liblxc.adoptConnection(fd, handed.peer, handed.name);
+      } else if (handed.kind === 'oci-listener') {
+        this.oci.adoptListener(fd);
+        ociListening = true;
+      } else if (handed.kind === 'oci-notify') {
+        this.oci.adopt(handed.state, fd, this.opts.log);
       } else {
         closeFd(fd);
       }
@@ -143,15 +159,23 @@ export class Daemon {
     if (sockets.length > 0) {
       this.opts.log.info({ adopted: sockets.length, from: opts.takeover ? 'takeover' : 'keeper' }, 'took over from the previous daemon');
     }
-    if (!listening) this.liblxc.listen();
-    this.oci.listen();
+    if (opts.listenFd !== undefined) {
+      this.liblxc.adoptListener(opts.listenFd, { inherited: true });
+      this.opts.log.info({ fd: opts.listenFd }, 'liblxc proxy socket passed by systemd');
+    } else if (!listening) this.liblxc.listen();
+    if (!ociListening) this.oci.listen();
     const source: HandoverSource = {
-      quiesce: () => this.liblxc.quiesce(),
+      quiesce: async () => {
+        await Promise.all([this.liblxc.quiesce(), this.oci.quiesce()]);
+      },
       release: () => {
         const { listener, connections } = this.liblxc.release();
+        const oci = this.oci.release();
         return [
           { handed: { kind: 'liblxc-listener' }, fd: listener },
           ...connections.map((c) => ({ handed: { kind: 'liblxc-connection', peer: c.peer, name: c.name } as const, fd: c.fd })),
+          ...(oci.listener >= 0 ? [{ handed: { kind: 'oci-listener' } as const, fd: oci.listener }] : []),
+          ...oci.notify.map((n) => ({ handed: { kind: 'oci-notify', state: n.state } as const, fd: n.fd })),
         ];
       },
     };
@@ -160,7 +184,6 @@ export class Daemon {
       keeper.detach();
       this.metrics?.close();
       this.control?.close();
-      this.oci.close({ unlink: false });
       this.helper.close();
       this.ociPolicies.close();
       opts.onHandedOver?.();
@@ -188,6 +211,14 @@ export class Daemon {
       );
       await this.metrics.start();
     }
+  }
+
+  /** An OCI notification the crashed daemon received but never answered: its task is still parked. */
+  private answerLostOci(fd: number, id: bigint): void {
+    const resp = Buffer.alloc(24);
+    encodeResponse(resp, 0, id, errno(38));
+    const e = notifSend(fd, resp);
+    this.opts.log.warn({ id: id.toString(16), delivered: e === 0 }, 'answered ENOSYS to an OCI notification the previous daemon left in flight');
   }
 
   /**
@@ -255,8 +286,11 @@ export class Daemon {
     }
     this.metrics?.close();
     this.control?.close();
-    this.keeper?.quit();
     this.takeover?.close();
+    // The sockets go with the keeper; nothing needs to tell it about each one.
+    this.liblxc.store = undefined;
+    this.oci.store = undefined;
+    this.keeper?.quit();
     this.liblxc.close();
     this.oci.close();
     this.helper.close();

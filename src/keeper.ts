@@ -12,6 +12,7 @@ import koffi from 'koffi';
 import { watchFd } from '../native/poll.js';
 import { MessageReceiver, closeFd, connectUnix, sendMessage, type PeerCred } from '../native/unix-socket.js';
 import type { Logger } from './core/log.js';
+import type { OciState } from '../protocol/oci-state.js';
 
 export const KEEPER_SOCKET = 'keeper.socket';
 
@@ -26,6 +27,8 @@ const mmap = libc.func('void *mmap(void *addr, size_t len, int prot, int flags, 
 /** What each kept fd is. */
 export type KeptMeta =
   | { readonly kind: 'inflight-table' }
+  | { readonly kind: 'oci-listener' }
+  | { readonly kind: 'oci-notify'; readonly state: OciState }
   | { readonly kind: 'liblxc-listener' }
   | { readonly kind: 'liblxc-connection'; readonly peer: PeerCred; readonly name: string | undefined; readonly slot: number };
 
@@ -36,7 +39,11 @@ export interface Kept {
 }
 
 const SLOTS = 4096;
-/** A slot: u32 state (1 = a request is in flight) | u32 pad | the request's first 112 bytes. */
+/**
+ * A slot: u32 state | u32 keeper id | 112 bytes. State 1: a liblxc request in flight (the
+ * bytes are its first 112); state 2: an OCI notification in flight on the notify fd kept
+ * under that id (the bytes start with its id).
+ */
 const SLOT = 120;
 export const ECHO = 112;
 
@@ -88,6 +95,25 @@ export class InflightTable {
     if (slot < 0) return;
     echo.copy(this.buf, slot * SLOT + 8, 0, ECHO);
     this.buf.writeUInt32LE(1, slot * SLOT);
+  }
+
+  /** An OCI notification received on the notify fd kept as `keeperId`, not answered yet. */
+  beginOci(slot: number, keeperId: number, notifId: bigint): void {
+    if (slot < 0) return;
+    this.buf.writeUInt32LE(keeperId, slot * SLOT + 4);
+    this.buf.writeBigUInt64LE(notifId, slot * SLOT + 8);
+    this.buf.writeUInt32LE(2, slot * SLOT);
+  }
+
+  /** OCI notifications a crashed daemon left unanswered, by the keeper id of their notify fd. */
+  pendingOci(): { keeperId: number; notifId: bigint }[] {
+    const out: { keeperId: number; notifId: bigint }[] = [];
+    for (let slot = 0; slot < SLOTS; slot++) {
+      if (this.buf.readUInt32LE(slot * SLOT) !== 2) continue;
+      out.push({ keeperId: this.buf.readUInt32LE(slot * SLOT + 4), notifId: this.buf.readBigUInt64LE(slot * SLOT + 8) });
+      this.buf.writeUInt32LE(0, slot * SLOT);
+    }
+    return out;
   }
 
   /** Cleared before the reply is sent: a crash in between costs one 30 s wait, never a reply too many. */
@@ -175,7 +201,7 @@ export class Keeper {
   /** Everything a previous daemon left with the keeper. */
   async dump(timeoutMs = 5000): Promise<Kept[]> {
     this.send('G', 0);
-    const rx = new MessageReceiver(8 + 4096, 2);
+    const rx = new MessageReceiver(8 + 16384, 2);
     const out: Kept[] = [];
     const until = Date.now() + timeoutMs;
     for (;;) {
@@ -235,5 +261,18 @@ export class KeptSockets {
   removed(kept: { id: number; slot: number }): void {
     this.keeper.drop(kept.id);
     this.table.give(kept.slot);
+  }
+
+  ociListener(fd: number): void {
+    this.keeper.put({ kind: 'oci-listener' }, fd);
+  }
+
+  /** A notify fd an OCI runtime handed over; returns its keeper id. */
+  ociNotify(fd: number, state: OciState): number {
+    return this.keeper.put({ kind: 'oci-notify', state }, fd);
+  }
+
+  dropped(id: number): void {
+    this.keeper.drop(id);
   }
 }

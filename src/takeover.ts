@@ -19,6 +19,7 @@ import {
   type Received,
 } from '../native/unix-socket.js';
 import type { Logger } from './core/log.js';
+import type { OciState } from '../protocol/oci-state.js';
 import { removeStaleSocket } from './core/state-dir.js';
 
 export const TAKEOVER_SOCKET = 'takeover.socket';
@@ -27,6 +28,8 @@ export const TAKEOVER_SOCKET = 'takeover.socket';
 export type Handed =
   | { readonly kind: 'liblxc-listener' }
   | { readonly kind: 'liblxc-connection'; readonly peer: PeerCred; readonly name: string | undefined }
+  | { readonly kind: 'oci-listener' }
+  | { readonly kind: 'oci-notify'; readonly state: OciState }
   | { readonly kind: 'done' }
   | { readonly kind: 'ack' };
 

@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { controlRequest } from '../../src/control.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
@@ -59,7 +60,16 @@ export async function startDaemon(opts: {
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   const started = Date.now();
-  while (!logs.some((l) => l.msg === 'ready')) {
+  // Ready: its 'ready' line, or (at quieter log levels) its own pid on the control socket.
+  const answersStatus = async (): Promise<boolean> => {
+    try {
+      const r = await controlRequest(opts.stateDir, { cmd: 'status' }, 500);
+      return r.ok && r.pid === child.pid;
+    } catch {
+      return false;
+    }
+  };
+  while (!logs.some((l) => l.msg === 'ready') && !(await answersStatus())) {
     if (child.exitCode !== null || Date.now() - started > 10_000) {
       child.kill('SIGKILL');
       throw new Error(`interceptd did not become ready: ${stderr}\n${JSON.stringify(logs.slice(-10))}`);

@@ -24,13 +24,13 @@
 #include <unistd.h>
 
 #define MAX_ENTRIES 65536
-#define MAX_META 1024
+#define MAX_META 16384
 
 struct entry {
 	uint32_t id;
 	int fd;
 	uint16_t len;
-	char meta[MAX_META];
+	char *meta;
 };
 
 static struct entry *entries;
@@ -47,6 +47,7 @@ static int find(uint32_t id)
 static void drop(int i)
 {
 	close(entries[i].fd);
+	free(entries[i].meta);
 	entries[i] = entries[--count];
 }
 
@@ -107,11 +108,13 @@ static int serve(int conn)
 			int i = find(id);
 			if (i >= 0)
 				drop(i);
-			if (count < MAX_ENTRIES) {
-				entries[count] = (struct entry){ .id = id, .fd = fds[0], .len = (uint16_t)(n - 5) };
-				memcpy(entries[count].meta, msg + 5, (size_t)n - 5);
-				count++;
+			char *meta = malloc((size_t)n - 5 + 1);
+			if (count < MAX_ENTRIES && meta) {
+				memcpy(meta, msg + 5, (size_t)n - 5);
+				entries[count++] = (struct entry){ .id = id, .fd = fds[0], .len = (uint16_t)(n - 5), .meta = meta };
 				nfds = 0; /* kept */
+			} else {
+				free(meta);
 			}
 		} else if (msg[0] == 'D' && n >= 5) {
 			int i = find(id);

@@ -51,9 +51,13 @@ export class LiblxcServer {
     this.opts.log.info({ socket: this.opts.socketPath }, 'liblxc proxy socket listening');
   }
 
-  /** Serves an already listening socket (handed over by a previous daemon). */
-  adoptListener(fd: number): void {
+  /** systemd owns the socket file (socket activation): close() leaves it in place. */
+  private inherited = false;
+
+  /** Serves an already listening socket (handed over by a previous daemon, or by systemd). */
+  adoptListener(fd: number, opts: { inherited?: boolean } = {}): void {
     this.fd = fd;
+    this.inherited = opts.inherited ?? false;
     this.store?.listener(fd);
     this.watcher = watchFd(this.fd, { readable: true }, () => this.acceptAll());
   }
@@ -124,6 +128,7 @@ export class LiblxcServer {
     closeFd(this.fd);
     this.fd = -1;
     for (const conn of [...this.connections]) conn.close('daemon stopping');
+    if (this.inherited) return;
     try {
       fs.unlinkSync(this.opts.socketPath);
     } catch {

@@ -13,6 +13,7 @@ import { closeFd } from '../../native/unix-socket.js';
 import type { Logger } from '../core/log.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { ContainerRef } from '../handlers/types.js';
+import type { InflightTable } from '../keeper.js';
 import { closeTarget, openTarget } from './target.js';
 
 /** Notifications received per wake-up before yielding to the event loop (it wakes us again). */
@@ -30,6 +31,8 @@ export interface NotifyListenerOptions {
   readonly log: Logger;
   /** Called once, after the fd is closed; `hungUp` when the filter's last task exited. */
   readonly onClose: (hungUp: boolean) => void;
+  /** Crash recovery: where notifications in flight are marked, and this fd's keeper id. */
+  readonly kept?: { readonly table: InflightTable; readonly id: number };
 }
 
 export class NotifyListener {
@@ -38,6 +41,7 @@ export class NotifyListener {
   private closing = false;
   private closed = false;
   private hungUp = false;
+  private idle: (() => void) | undefined;
 
   constructor(private readonly opts: NotifyListenerOptions) {
     this.watcher = watchFd(opts.fd, { readable: true, disconnect: true }, (status) => {
@@ -80,30 +84,58 @@ export class NotifyListener {
   }
 
   private serve(notif: Notification): void {
+    // Marked until answered: a daemon that dies now leaves a record the next one answers.
+    const kept = this.opts.kept;
+    const slot = kept === undefined ? -1 : kept.table.take();
+    if (kept !== undefined) kept.table.beginOci(slot, kept.id, notif.id);
+    const done = (a: Answer): void => {
+      this.send(notif.id, a);
+      // After the SEND: a repeated SEND is harmless (ENOENT), a missing one blocks the task.
+      kept?.table.give(slot);
+    };
     const opened = openTarget(this.opts.fd, notif);
-    if (opened.kind === 'gone') return;
+    if (opened.kind === 'gone') {
+      kept?.table.give(slot);
+      return;
+    }
     if (opened.kind === 'unreachable') {
       this.opts.log.warn({ pid: notif.pid, reason: opened.reason }, 'caller unreachable; answering continue');
-      this.send(notif.id, CONTINUE);
+      done(CONTINUE);
       return;
     }
     const answer = this.opts.dispatcher.answer({ notif, target: opened.target, container: this.opts.container });
     if (!(answer instanceof Promise)) {
-      this.send(notif.id, answer);
+      done(answer);
       closeTarget(opened);
       return;
     }
     this.inFlight++;
     void answer.then((a) => {
-      this.send(notif.id, a);
+      done(a);
       closeTarget(opened);
       this.inFlight--;
+      if (this.inFlight === 0) this.idle?.();
       if (this.closing && this.inFlight === 0) this.finish();
     });
   }
 
+  /** For a handover: stop receiving; resolves when nothing is in flight. */
+  pause(): Promise<void> {
+    this.watcher.stop();
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idle = resolve));
+  }
+
+  /** Gives up the fd without closing it (it is being handed to another daemon). */
+  detach(): number {
+    this.closed = true;
+    this.watcher.close();
+    return this.opts.fd;
+  }
+
   private send(id: bigint, answer: Answer): void {
-    if (this.closed) return;
+    // The kernel already answered when it installed an fd with SECCOMP_ADDFD_FLAG_SEND.
+    if (this.closed || (answer.kind === 'value' && answer.inKernel === true)) return;
     encodeResponse(respBuf, 0, id, answer);
     const e = notifSend(this.opts.fd, respBuf);
     if (e === 0) return;

@@ -16,6 +16,7 @@ import { SOCK_STREAM } from '../../native/libc.js';
 import { StreamReceiver, acceptUnix, closeFd, listenUnix, peerCred, type PeerCred } from '../../native/unix-socket.js';
 import { removeStaleSocket } from '../core/state-dir.js';
 import type { Logger } from '../core/log.js';
+import type { KeptSockets } from '../keeper.js';
 import type { Dispatcher } from '../dispatch.js';
 import { InitRecords } from './init-record.js';
 import { NotifyListener } from './listener.js';
@@ -48,13 +49,41 @@ export class OciServer {
     return this.listeners.size;
   }
 
+  /** Where copies of the sockets are kept for crash recovery (none in tests). */
+  store: KeptSockets | undefined;
+  private readonly states = new Map<NotifyListener, { state: OciState; keeperId: number }>();
+
   listen(): void {
     removeStaleSocket(this.opts.socketPath);
-    this.inits = new InitRecords(path.join(path.dirname(this.opts.socketPath), 'oci-inits'));
-    this.fd = listenUnix(this.opts.socketPath, SOCK_STREAM);
+    const fd = listenUnix(this.opts.socketPath, SOCK_STREAM);
     fs.chmodSync(this.opts.socketPath, 0o600);
-    this.watcher = watchFd(this.fd, { readable: true }, () => this.acceptAll());
+    this.adoptListener(fd);
     this.opts.log.info({ socket: this.opts.socketPath }, 'OCI agent socket listening');
+  }
+
+  /** Serves an already listening socket (from a previous daemon). */
+  adoptListener(fd: number): void {
+    this.inits = new InitRecords(path.join(path.dirname(this.opts.socketPath), 'oci-inits'));
+    this.fd = fd;
+    this.store?.ociListener(fd);
+    this.watcher = watchFd(this.fd, { readable: true }, () => this.acceptAll());
+  }
+
+  /** For a handover: stop accepting and receiving; resolves when nothing is in flight. */
+  async quiesce(): Promise<void> {
+    this.watcher?.stop();
+    await Promise.all([...this.listeners].map((l) => l.pause()));
+  }
+
+  /** Every fd, for the next daemon: the listening socket and each notify fd with its state. */
+  release(): { listener: number; notify: { state: OciState; fd: number }[] } {
+    this.watcher?.close();
+    this.watcher = undefined;
+    const listener = this.fd;
+    this.fd = -1;
+    const notify = [...this.listeners].map((l) => ({ state: this.states.get(l)!.state, fd: l.detach() }));
+    this.listeners.clear();
+    return { listener, notify };
   }
 
   private acceptAll(): void {
@@ -108,18 +137,23 @@ export class OciServer {
       source = 'none (invalid keys)';
     }
     const listenerLog = this.opts.log.child({ container: id, listenerPid: state.pid });
+    const keeperId = this.store?.ociNotify(listenerFd, state) ?? -1;
     const listener: NotifyListener = new NotifyListener({
       fd: listenerFd,
       container: { name: id, initPid },
       dispatcher: this.opts.dispatcher,
       log: listenerLog,
+      kept: this.store !== undefined ? { table: this.store.table, id: keeperId } : undefined,
       onClose: (hungUp) => {
         release();
+        if (keeperId >= 0) this.store?.dropped(keeperId);
+        this.states.delete(listener);
         this.listeners.delete(listener);
         if (hungUp && isInit) this.inits?.forget(id, initPid);
       },
     });
     this.listeners.add(listener);
+    this.states.set(listener, { state, keeperId });
     listenerLog.info({ status: state.state.status, initPid, bundle: state.state.bundle, policy: source }, 'OCI listener attached');
   }
 
