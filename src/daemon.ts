@@ -261,6 +261,7 @@ export class Daemon {
       syscalls: this.dispatcher.stats.snapshot(),
       latencyUs: lat,
       helpers: { running: this.helper.running, restarts: this.helper.restarts },
+      memory: process.memoryUsage(),
     };
   }
 

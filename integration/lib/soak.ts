@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { buildProbe, createContainer, DEFAULT_LXCPATH, TEST_ROOT, type Container } from './lxc.js';
 import { cli, freshDir, startDaemon, type DaemonHandle } from './daemon.js';
+import { controlRequest } from '../../src/control.js';
 
 export interface SoakOptions {
   readonly containers: number;
@@ -16,6 +17,8 @@ export interface SoakSample {
   readonly t: number;
   readonly fds: number;
   readonly rssKiB: number;
+  /** V8 heap in use, from the daemon's status. */
+  readonly heapKiB: number;
 }
 
 export interface SoakReport {
@@ -24,8 +27,15 @@ export interface SoakReport {
   readonly calls: number;
   /** Calls that should have succeeded but did not. */
   readonly errors: number;
+  /** Failed calls by operation and first errno. */
+  readonly errorKinds: Record<string, number>;
+  /** lxc-attach sessions, and those whose listener never reached the monitor (see above). */
+  readonly rounds: number;
+  readonly unregistered: number;
   readonly samples: SoakSample[];
   readonly daemonAlive: boolean;
+  /** The daemon's warning and error lines. */
+  readonly warnings: string[];
 }
 
 const KEYS = ['mknod', 'setxattr', 'sysinfo', 'sched_setscheduler'].map((k) => `security.syscalls.intercept.${k}=true`);
@@ -39,10 +49,12 @@ const ROUND = [
   '/bin/probe bench-mknod-denied /tmp/soak 50',
 ].join('; ');
 
-function sample(pid: number, start: number): SoakSample {
+async function sample(pid: number, stateDir: string, start: number): Promise<SoakSample> {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { t: Math.round((Date.now() - start) / 1000), fds: fs.readdirSync(`/proc/${pid}/fd`).length, rssKiB: rss };
+  const st = await controlRequest(stateDir, { cmd: 'status' }).catch(() => undefined);
+  const heap = Number((st as { memory?: { heapUsed?: number } } | undefined)?.memory?.heapUsed ?? 0);
+  return { t: Math.round((Date.now() - start) / 1000), fds: fs.readdirSync(`/proc/${pid}/fd`).length, rssKiB: rss, heapKiB: Math.round(heap / 1024) };
 }
 
 export async function soak(opts: SoakOptions): Promise<SoakReport> {
@@ -54,6 +66,9 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
   const containers: Container[] = [];
   let calls = 0;
   let errors = 0;
+  const errorKinds: Record<string, number> = {};
+  let rounds = 0;
+  let unregistered = 0;
   const samples: SoakSample[] = [];
   const start = Date.now();
   try {
@@ -68,33 +83,54 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
       containers.push(c);
     }
     say(`${containers.length} containers running; soaking for ${opts.seconds} s`);
-    samples.push(sample(daemon.child.pid!, start));
+    samples.push(await sample(daemon.child.pid!, stateDir, start));
     const until = Date.now() + opts.seconds * 1000;
-    const sampler = setInterval(() => samples.push(sample(daemon.child.pid!, start)), 2000);
+    const sampler = setInterval(() => void sample(daemon.child.pid!, stateDir, start).then((x) => samples.push(x)), 2000);
     try {
       await Promise.all(
         containers.map(async (c) => {
           while (Date.now() < until) {
             const r = await c.attachAsync(['sh', '-c', ROUND], { timeoutMs: 120_000 });
-            for (const line of r.stdout.trim().split('\n')) {
-              if (!line.startsWith('{')) continue;
-              const res = JSON.parse(line) as { op: string; count: number; errors: number };
-              calls += res.count;
-              if (res.op !== 'bench-mknod-denied') errors += res.errors;
-              else errors += res.count - res.errors; // a denied call that succeeded is an error too
+            rounds++;
+            const results = r.stdout
+              .trim()
+              .split('\n')
+              .filter((l) => l.startsWith('{'))
+              .map((l) => JSON.parse(l) as { op: string; count: number; errors: number; err: string });
+            // lxc-attach sometimes fails to hand its seccomp listener to the monitor (exit 1,
+            // nothing logged); its program then runs without a listener and the kernel answers
+            // ENOSYS to every notify rule. Counted apart: no request reached the daemon.
+            if (r.status !== 0 && results.every((x) => x.err === 'ENOSYS' && x.errors === x.count)) {
+              unregistered++;
+              calls += results.reduce((n, x) => n + x.count, 0);
+              continue;
             }
-            if (r.status !== 0) errors++;
+            for (const res of results) {
+              calls += res.count;
+              // A denied call that succeeded is an error too.
+              const bad = res.op === 'bench-mknod-denied' ? res.count - res.errors : res.errors;
+              if (bad > 0) {
+                errors += bad;
+                const kind = `${res.op}:${res.err || 'succeeded'}`;
+                errorKinds[kind] = (errorKinds[kind] ?? 0) + bad;
+              }
+            }
+            if (r.status !== 0) {
+              errors++;
+              errorKinds[`attach exit ${r.status}`] = (errorKinds[`attach exit ${r.status}`] ?? 0) + 1;
+            }
           }
         }),
       );
     } finally {
       clearInterval(sampler);
     }
-    samples.push(sample(daemon.child.pid!, start));
-    return { containers: containers.length, seconds: opts.seconds, calls, errors, samples, daemonAlive: daemon.child.exitCode === null };
+    samples.push(await sample(daemon.child.pid!, stateDir, start));
+    return { containers: containers.length, seconds: opts.seconds, calls, errors, errorKinds, samples, daemonAlive: daemon.child.exitCode === null, rounds, unregistered, warnings: [...daemon.logs.filter((l) => Number(l.level) >= 40).map((l) => JSON.stringify(l))] };
   } finally {
     for (const c of containers) {
       try {
+        if (process.env.SOAK_KEEP_LOGS) fs.copyFileSync(c.logFile, `/tmp/${c.name}.lxc.log`);
         c.destroy();
       } catch {
         // keep cleaning up
