@@ -48,6 +48,8 @@ Options:
   --helper PATH       the interceptd-helper binary (default: the one built by npm ci)
   --metrics-listen A  Prometheus metrics on HOST:PORT or unix:/path (GET /metrics)
   --audit-log FILE    privileged actions as JSON lines in FILE instead of the main log
+  --keeper-grace-ms N how long the keeper holds the sockets of a daemon that died, for
+                      a supervisor to restart it (default 5000); then parked calls get ENOSYS
   --takeover          take over every socket and connection from the daemon running on
                       the same state dir, without failing a call; it exits when done`,
   status: `Usage: interceptd status [--json] [--state-dir DIR]
@@ -107,6 +109,7 @@ async function serve(argv: string[]): Promise<void> {
       'log-level': { type: 'string' },
       helper: { type: 'string' },
       'metrics-listen': { type: 'string' },
+      'keeper-grace-ms': { type: 'string', default: '5000' },
       'audit-log': { type: 'string' },
       takeover: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
@@ -117,6 +120,8 @@ async function serve(argv: string[]): Promise<void> {
   if (!Number.isInteger(deadlineMs) || deadlineMs < 10 || deadlineMs > 25000) {
     fail('--deadline-ms must be an integer from 10 to 25000 (liblxc gives up after 30000)');
   }
+  const graceMs = Number(values['keeper-grace-ms']);
+  if (!Number.isInteger(graceMs) || graceMs < 100) fail('--keeper-grace-ms must be an integer of at least 100');
   if (process.getuid?.() !== 0) fail('serve must run as root');
   const { log, flush } = createLogger(values['log-level']);
   process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception (daemon keeps running)'));
@@ -127,6 +132,7 @@ async function serve(argv: string[]): Promise<void> {
     deadlineMs,
     helperBinary: values.helper,
     metricsListen: values['metrics-listen'],
+    keeperGraceMs: Number(values['keeper-grace-ms']),
     auditLog: values['audit-log'],
     log,
   });

@@ -31,6 +31,8 @@ export interface DaemonOptions {
   /** Every request is answered within this many milliseconds. */
   readonly deadlineMs: number;
   readonly helperBinary?: string;
+  /** How long the keeper holds the sockets of a daemon that died (default 5000 ms). */
+  readonly keeperGraceMs?: number;
   /** The interceptd-keeper binary (default: the one built by npm ci). */
   readonly keeperBinary?: string;
   /** Prometheus endpoint: HOST:PORT or unix:/path (off when absent). */
@@ -104,7 +106,7 @@ export class Daemon {
    */
   async start(opts: { takeover?: boolean; onHandedOver?: () => void; listenFd?: number } = {}): Promise<void> {
     await this.helper.ping();
-    const { keeper, started } = await Keeper.connect(this.opts.stateDir, this.opts.log, this.opts.keeperBinary);
+    const { keeper, started } = await Keeper.connect(this.opts.stateDir, this.opts.log, this.opts.keeperBinary, this.opts.keeperGraceMs);
     this.keeper = keeper;
     // What a crashed daemon left with the keeper (nothing after a takeover or a clean stop).
     const recovered = !started && !opts.takeover ? await keeper.dump() : [];

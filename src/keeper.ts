@@ -138,14 +138,14 @@ export class Keeper {
   ) {}
 
   /** Connects to the running keeper, starting one if there is none. */
-  static async connect(stateDir: string, log: Logger, binary = DEFAULT_KEEPER): Promise<{ keeper: Keeper; started: boolean }> {
+  static async connect(stateDir: string, log: Logger, binary = DEFAULT_KEEPER, graceMs = 5000): Promise<{ keeper: Keeper; started: boolean }> {
     const socket = path.join(stateDir, KEEPER_SOCKET);
     try {
       return { keeper: new Keeper(connectUnix(socket), log), started: false };
     } catch {
       // None running (or a stale socket file): start one, detached, so it outlives us.
     }
-    const child = spawn(binary, [socket], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(binary, [socket, String(graceMs)], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the keeper did not start')), 5000);
       child.once('error', reject);

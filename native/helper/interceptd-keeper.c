@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -142,10 +143,15 @@ static int serve(int conn)
 int main(int argc, char **argv)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if (argc != 2 || strlen(argv[1]) >= sizeof(addr.sun_path)) {
-		fprintf(stderr, "usage: interceptd-keeper SOCKET (started by interceptd)\n");
+	if (argc != 3 || strlen(argv[1]) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "usage: interceptd-keeper SOCKET GRACE-MS (started by interceptd)\n");
 		return 2;
 	}
+	/*
+	 * How long the sockets are kept for a daemon that died. Past that nobody is coming
+	 * back: drop them all, so parked calls get ENOSYS instead of waiting forever.
+	 */
+	int grace_ms = atoi(argv[2]);
 	if (geteuid() != 0)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
@@ -165,7 +171,17 @@ int main(int argc, char **argv)
 	if (write(1, "r", 1) != 1)
 		return 1;
 	close(1);
+	int orphaned = 0;
 	for (;;) {
+		if (orphaned) {
+			struct pollfd p = { .fd = sock, .events = POLLIN };
+			int r = poll(&p, 1, grace_ms);
+			if (r == 0) {
+				drop_all();
+				unlink(argv[1]);
+				return 0;
+			}
+		}
 		int conn = accept4(sock, NULL, NULL, SOCK_CLOEXEC);
 		if (conn < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -184,5 +200,7 @@ int main(int argc, char **argv)
 			unlink(argv[1]);
 			return 0;
 		}
+		/* The daemon went away without saying quit (a crash, or a handover in progress). */
+		orphaned = count > 0;
 	}
 }
