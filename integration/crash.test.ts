@@ -49,3 +49,20 @@ if (requireContainers(t)) {
     next = undefined;
   });
 }
+
+if (requireContainers(t)) {
+  t.test('killed and never restarted: parked calls get ENOSYS after the keeper grace, not a hang', async (t) => {
+    const s = await startScenario('itest-crash-alone', ['security.syscalls.intercept.mknod=true'], {
+      daemonArgs: ['--keeper-grace-ms', '1000'],
+    });
+    t.teardown(() => s.teardown());
+    t.match(s.probe(['mknod', '/tmp/before', 'c', '1', '3']), { ret: 0 });
+    await s.daemon.kill('SIGKILL');
+    // The keeper still holds the connection: this call waits in it until the grace ends.
+    t.match(s.probe(['mknod', '/tmp/orphan', 'c', '1', '3']), { err: 'ENOSYS' }, "liblxc's failure answer");
+    t.match(s.probe(['mknod', '/tmp/orphan2', 'c', '1', '3']), { err: 'ENOSYS' }, 'and the next, with nothing listening');
+    // liblxc now has no proxy connection: it refuses new attach listeners until a notification
+    // from an already attached process makes it reconnect (liblxc-proxy-protocol.md §3, §6).
+    // That is why the keeper exists; without one, this is where every peer ends up.
+  });
+}

@@ -21,8 +21,18 @@ import { allVectors } from './lib/vectors.js';
 const isRoot = process.getuid?.() === 0;
 const vectors = new Map(allVectors().filter((v) => v.mode === 'eperm').map((v) => [v.syscall, v.request]));
 
+/** Open fds of this process that point at what peerFds() sends: others come and go under tap. */
 function openFds(): number {
-  return fs.readdirSync('/proc/self/fd').length;
+  const ours = new Set([fs.realpathSync('/proc/self'), `${fs.realpathSync('/proc/self')}/mem`, '/dev/null']);
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (ours.has(fs.readlinkSync(`/proc/self/fd/${fd}`))) n++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return n;
 }
 
 /** Three real fds, as liblxc sends them: a /proc dir, a mem file, a "listener" stand-in. */

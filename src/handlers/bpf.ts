@@ -33,6 +33,7 @@ import { O_CLOEXEC, notifAddFd, notifIdValid } from '../../native/seccomp.js';
 import { pidfdOpen, readProcText } from '../../native/process.js';
 import { closeFd } from '../../native/unix-socket.js';
 import { unifiedMount } from '../cgroup/locate.js';
+import { declined } from './decision.js';
 import type { Handler, Request, Services } from './types.js';
 
 export type Decision = { readonly kind: 'decline'; readonly reason: string } | { readonly kind: 'load' } | { readonly kind: 'attach' };
@@ -59,10 +60,6 @@ export function decideAttach(a: ProgAttach): Decision {
   return { kind: 'attach' };
 }
 
-function declined(req: Request, reason: string): Answer {
-  if (req.debug) req.log.debug({ reason }, 'declined');
-  return CONTINUE;
-}
 
 function handle(req: Request, services: Services): Answer {
   const { notif, target } = req;

@@ -11,6 +11,7 @@ import type { Policy } from '../../compat/keys.js';
 import { notifIdValid } from '../../native/seccomp.js';
 import { readTaskStatus } from '../../native/process.js';
 import { callerCreds, inContainerUserns } from './caller.js';
+import { EMULATE, decline, declined, type Decision } from './decision.js';
 import type { Handler, KernelFeatures, Request, Services } from './types.js';
 
 export interface MknodArgs {
@@ -30,10 +31,7 @@ export function mknodArgs(name: 'mknod' | 'mknodat', args: readonly bigint[]): M
 /** null, zero, full, random, urandom, tty, console; 0:0 is the overlayfs whiteout. */
 export const ALLOWED_DEVICES: ReadonlySet<string> = new Set(['0:0', '1:3', '1:5', '1:7', '1:8', '1:9', '5:0', '5:1']);
 
-export type Decision = { readonly kind: 'decline'; readonly reason: string } | { readonly kind: 'emulate' };
 
-const EMULATE: Decision = { kind: 'emulate' };
-const decline = (reason: string): Decision => ({ kind: 'decline', reason });
 
 /** The rule on the registers alone. */
 export function decideMknod(a: MknodArgs, policy: Policy, kernel: KernelFeatures): Decision {
@@ -59,10 +57,6 @@ export function helperCaps(status: TaskStatus): bigint {
   return capBit(CAP_MKNOD) | (status.capEff & dac);
 }
 
-function declined(req: Request, reason: string): Answer {
-  if (req.debug) req.log.debug({ reason }, 'declined');
-  return CONTINUE;
-}
 
 /** Synchronous up to the helper call, so declines cost no promise or timer. */
 function handle(req: Request, services: Services): Answer | Promise<Answer> {

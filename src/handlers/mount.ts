@@ -15,6 +15,7 @@ import type { Policy } from '../../compat/keys.js';
 import { notifIdValid } from '../../native/seccomp.js';
 import { readTaskStatus } from '../../native/process.js';
 import { callerCreds, containerMaps, inContainerUserns } from './caller.js';
+import { declined } from './decision.js';
 import type { Handler, Request, Services } from './types.js';
 
 export interface MountArgs {
@@ -55,10 +56,6 @@ export function decideCaller(status: TaskStatus, inContainerUserns: boolean): De
   return undefined;
 }
 
-function declined(req: Request, reason: string): Answer {
-  if (req.debug) req.log.debug({ reason }, 'declined');
-  return CONTINUE;
-}
 
 /** A pointer argument: NULL is allowed and means "absent"; a fault leaves the call to the kernel. */
 function readOptional(req: Request, ptr: bigint): string | undefined | false {

@@ -11,6 +11,7 @@ import type { Policy } from '../../compat/keys.js';
 import { notifIdValid } from '../../native/seccomp.js';
 import { readTaskStatus } from '../../native/process.js';
 import { callerCreds, idsInside, inContainerUserns } from './caller.js';
+import { EMULATE, decline, declined, type Decision } from './decision.js';
 import type { Handler, Request, Services } from './types.js';
 
 const SCHED_FIFO = 1;
@@ -28,9 +29,6 @@ export function schedArgs(abi: Abi, args: readonly bigint[]): SchedArgs {
   return { pid: argInt32(args[0]!), policy: argInt32(args[1]!), paramPtr: argLong(abi, args[2]!) };
 }
 
-export type Decision = { readonly kind: 'decline'; readonly reason: string } | { readonly kind: 'emulate' };
-const decline = (reason: string): Decision => ({ kind: 'decline', reason });
-const EMULATE: Decision = { kind: 'emulate' };
 
 export interface CallerFacts {
   readonly inContainerUserns: boolean;
@@ -58,10 +56,6 @@ export function decideSched(a: SchedArgs, policy: Policy, caller: CallerFacts): 
     .exhaustive();
 }
 
-function declined(req: Request, reason: string): Answer {
-  if (req.debug) req.log.debug({ reason }, 'declined');
-  return CONTINUE;
-}
 
 function handle(req: Request, services: Services): Answer | Promise<Answer> {
   const { notif, target } = req;

@@ -13,6 +13,7 @@ import type { Policy } from '../../compat/keys.js';
 import { notifIdValid } from '../../native/seccomp.js';
 import { readTaskStatus } from '../../native/process.js';
 import { callerCreds, inContainerUserns } from './caller.js';
+import { EMULATE, decline, declined, type Decision } from './decision.js';
 import type { Handler, Request, Services } from './types.js';
 
 export const OPAQUE_NAME = 'trusted.overlay.opaque';
@@ -38,9 +39,6 @@ export function setxattrArgs(abi: Abi, args: readonly bigint[]): SetxattrArgs {
   };
 }
 
-export type Decision = { readonly kind: 'decline'; readonly reason: string } | { readonly kind: 'emulate' };
-const decline = (reason: string): Decision => ({ kind: 'decline', reason });
-const EMULATE: Decision = { kind: 'emulate' };
 
 /** The rule on the registers: anything but a 1-byte value with valid flags is the kernel's. */
 export function decideRegisters(a: SetxattrArgs, policy: Policy): Decision {
@@ -65,10 +63,6 @@ export function decideCaller(status: TaskStatus, inContainerUserns: boolean): De
   return EMULATE;
 }
 
-function declined(req: Request, reason: string): Answer {
-  if (req.debug) req.log.debug({ reason }, 'declined');
-  return CONTINUE;
-}
 
 function handle(req: Request, services: Services): Answer | Promise<Answer> {
   const { notif, target } = req;

@@ -18,6 +18,7 @@ import { CgroupReadError, parsed, readFile, required } from '../cgroup/files.js'
 import { locateController } from '../cgroup/locate.js';
 import { minLimit, readMemory, saturatingSub, type MemoryFigures } from '../cgroup/memory.js';
 import { readPids } from '../cgroup/pids.js';
+import { declined } from './decision.js';
 import type { Handler, Request } from './types.js';
 
 /** `procs` is a u16. */
@@ -92,10 +93,6 @@ export function callerBuffer(abi: Abi, arg0: bigint): { readonly layout: Sysinfo
     .exhaustive();
 }
 
-function declined(req: Request, reason: string): Answer {
-  if (req.debug) req.log.debug({ reason }, 'declined');
-  return CONTINUE;
-}
 
 function gather(req: Request): ContainerFacts | string {
   try {

@@ -9,6 +9,7 @@ import { closeFd, acceptUnix, listenUnix, MessageReceiver, peerCred, sendPlain, 
 import { watchFd, type FdWatcher } from '../../native/poll.js';
 import { TargetMemory } from '../../native/memory.js';
 import { removeStaleSocket } from '../core/state-dir.js';
+import { acceptRootPeers } from '../core/accept.js';
 import type { Logger } from '../core/log.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { KeptSockets } from '../keeper.js';
@@ -90,32 +91,10 @@ export class LiblxcServer {
   }
 
   private acceptAll(): void {
-    for (;;) {
-      let fd: number;
-      try {
-        fd = acceptUnix(this.fd);
-      } catch (err) {
-        this.opts.log.error({ err }, 'accept failed');
-        return;
-      }
-      if (fd < 0) return;
-      let peer: PeerCred;
-      try {
-        peer = peerCred(fd);
-      } catch (err) {
-        this.opts.log.warn({ err }, 'no peer credentials; connection refused');
-        closeFd(fd);
-        continue;
-      }
-      if (peer.uid !== 0) {
-        this.opts.log.warn({ peer }, 'peer is not root; connection refused');
-        closeFd(fd);
-        continue;
-      }
-      const conn = new Connection(fd, peer, this);
-      this.connections.add(conn);
+    acceptRootPeers(this.fd, this.opts.log, (fd, peer) => {
+      this.connections.add(new Connection(fd, peer, this));
       this.opts.log.info({ peer }, 'liblxc monitor connected');
-    }
+    });
   }
 
   forget(conn: Connection): void {

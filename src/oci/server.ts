@@ -17,6 +17,7 @@ import { StreamReceiver, acceptUnix, closeFd, listenUnix, peerCred, type PeerCre
 import { removeStaleSocket } from '../core/state-dir.js';
 import type { Logger } from '../core/log.js';
 import type { KeptSockets } from '../keeper.js';
+import { acceptRootPeers } from '../core/accept.js';
 import type { Dispatcher } from '../dispatch.js';
 import { InitRecords } from './init-record.js';
 import { NotifyListener } from './listener.js';
@@ -87,30 +88,7 @@ export class OciServer {
   }
 
   private acceptAll(): void {
-    for (;;) {
-      let fd: number;
-      try {
-        fd = acceptUnix(this.fd);
-      } catch (err) {
-        this.opts.log.error({ err }, 'accept failed');
-        return;
-      }
-      if (fd < 0) return;
-      let peer: PeerCred;
-      try {
-        peer = peerCred(fd);
-      } catch (err) {
-        this.opts.log.warn({ err }, 'no peer credentials; connection refused');
-        closeFd(fd);
-        continue;
-      }
-      if (peer.uid !== 0) {
-        this.opts.log.warn({ peer }, 'peer is not root; connection refused');
-        closeFd(fd);
-        continue;
-      }
-      this.connections.add(new StateConnection(fd, peer, this));
-    }
+    acceptRootPeers(this.fd, this.opts.log, (fd, peer) => this.connections.add(new StateConnection(fd, peer, this)));
   }
 
   forget(conn: StateConnection): void {

@@ -1,0 +1,19 @@
+// What every handler's rule returns, and the one way to decline: CONTINUE, so the
+// kernel gives its own answer.
+
+import { CONTINUE, type Answer } from '../../protocol/answer.js';
+import type { Request } from './types.js';
+
+export type Decision = { readonly kind: 'decline'; readonly reason: string } | { readonly kind: 'emulate' };
+
+export const EMULATE: Decision = Object.freeze({ kind: 'emulate' });
+
+export function decline(reason: string): { readonly kind: 'decline'; readonly reason: string } {
+  return { kind: 'decline', reason };
+}
+
+/** Answers CONTINUE, saying why at debug level. */
+export function declined(req: Request, reason: string): Answer {
+  if (req.debug) req.log.debug({ reason }, 'declined');
+  return CONTINUE;
+}
