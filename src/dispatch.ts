@@ -117,7 +117,9 @@ export class Dispatcher {
   }
 
   private fail(req: Request, err: unknown): Answer {
-    req.log.error({ err }, 'handler failed; answering continue');
+    // A caller that went away mid-request is normal (a signal, an exit), not a failure to report loudly.
+    if ((err as { code?: unknown } | undefined)?.code === 'ICD_TARGET_GONE') req.log.debug({ err }, 'caller gone; answering continue');
+    else req.log.error({ err }, 'handler failed; answering continue');
     return this.done(req, CONTINUE, 'failure');
   }
 }

@@ -14,7 +14,7 @@ import type { Logger } from '../core/log.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { ContainerRef } from '../handlers/types.js';
 import type { InflightTable } from '../keeper.js';
-import { closeTarget, openTarget } from './target.js';
+import { OciTarget } from './target.js';
 
 /** Notifications received per wake-up before yielding to the event loop (it wakes us again). */
 const BATCH = 64;
@@ -93,26 +93,17 @@ export class NotifyListener {
       // After the SEND: a repeated SEND is harmless (ENOENT), a missing one blocks the task.
       kept?.table.give(slot);
     };
-    const opened = openTarget(this.opts.fd, notif);
-    if (opened.kind === 'gone') {
-      kept?.table.give(slot);
-      return;
-    }
-    if (opened.kind === 'unreachable') {
-      this.opts.log.warn({ pid: notif.pid, reason: opened.reason }, 'caller unreachable; answering continue');
-      done(CONTINUE);
-      return;
-    }
-    const answer = this.opts.dispatcher.answer({ notif, target: opened.target, container: this.opts.container });
+    const target = new OciTarget(this.opts.fd, notif);
+    const answer = this.opts.dispatcher.answer({ notif, target, container: this.opts.container });
     if (!(answer instanceof Promise)) {
       done(answer);
-      closeTarget(opened);
+      target.close();
       return;
     }
     this.inFlight++;
     void answer.then((a) => {
       done(a);
-      closeTarget(opened);
+      target.close();
       this.inFlight--;
       if (this.inFlight === 0) this.idle?.();
       if (this.closing && this.inFlight === 0) this.finish();

@@ -1,13 +1,15 @@
 // The parked task of one OCI notification, reached by interceptd itself (in the liblxc
-// model the monitor passes these fds). Order matters: pidfd, then /proc/<pid> and its
-// mem, then ID_VALID. If the id is still valid afterwards, the tid had not been reused
-// when they were opened, so all three name the caller.
+// model the monitor passes these fds). Opened only when a handler needs it: most calls
+// are declined on their registers alone. Order matters: pidfd, then /proc/<pid>, then
+// ID_VALID. If the id is still valid afterwards, the tid had not been reused when they
+// were opened, so both name the caller. Memory is read with process_vm_readv by pid and
+// every handler re-checks ID_VALID after reading, so no mem fd is needed.
 
 import fs from 'node:fs';
 import type { Notification } from '../../protocol/seccomp.js';
 import type { SyscallError } from '../../native/errors.js';
 import { TargetMemory } from '../../native/memory.js';
-import { pidfdOpen, procPath } from '../../native/process.js';
+import { pidfdOpen } from '../../native/process.js';
 import { notifIdValid } from '../../native/seccomp.js';
 import { closeFd } from '../../native/unix-socket.js';
 import type { Target } from '../handlers/types.js';
@@ -15,51 +17,57 @@ import type { Target } from '../handlers/types.js';
 const DIRECTORY = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY;
 const ESRCH = 3;
 
-export type OpenedTarget =
-  | { readonly kind: 'ok'; readonly target: Target; readonly fds: readonly number[] }
-  /** The task is no longer parked on this id: nothing to answer. */
-  | { readonly kind: 'gone' }
-  /** The task is parked but cannot be reached; it must still be answered. */
-  | { readonly kind: 'unreachable'; readonly reason: string };
-
-/** After a failure: is there still a parked task to answer? */
-function settle(listener: number, notif: Notification, reason: string): OpenedTarget {
-  return notifIdValid(listener, notif.id) ? { kind: 'unreachable', reason } : { kind: 'gone' };
+/** The caller went away or cannot be reached: the request is answered CONTINUE. */
+export class TargetGoneError extends Error {
+  readonly code = 'ICD_TARGET_GONE';
+  constructor(reason: string) {
+    super(`the caller cannot be reached: ${reason}`);
+    this.name = 'TargetGoneError';
+  }
 }
 
-export function openTarget(listener: number, notif: Notification): OpenedTarget {
-  // Node's fs opens with O_CLOEXEC; the pidfd is close-on-exec by definition.
-  if (notif.pid === 0) return { kind: 'unreachable', reason: "the caller is not visible in interceptd's pid namespace" };
-  const fds: number[] = [];
-  let procFd: number;
-  try {
-    fds.push(pidfdOpen(notif.pid));
-  } catch (err) {
-    // Before Linux 6.9 a non-leader thread has no pidfd; /proc/<tid> and ID_VALID still prove the caller.
-    if ((err as SyscallError).errno === ESRCH) return settle(listener, notif, 'pidfd_open: ESRCH');
-  }
-  try {
-    procFd = fs.openSync(`/proc/${notif.pid}`, DIRECTORY);
-    fds.push(procFd);
-  } catch (err) {
-    fds.forEach(closeFd);
-    return settle(listener, notif, (err as Error).message);
-  }
-  let memFd = -1;
-  try {
-    // Read-write: sysinfo writes its answer. Without it TargetMemory uses process_vm_{readv,writev}.
-    memFd = fs.openSync(procPath(procFd, 'mem'), 'r+');
-    fds.push(memFd);
-  } catch {
-    // process_vm_readv needs no fd
-  }
-  if (!notifIdValid(listener, notif.id)) {
-    fds.forEach(closeFd);
-    return { kind: 'gone' };
-  }
-  return { kind: 'ok', target: { pid: notif.pid, procFd, listenerFd: listener, memory: new TargetMemory(notif.pid, memFd) }, fds };
-}
+export class OciTarget implements Target {
+  readonly memory: TargetMemory;
+  private fd = -2;
+  private readonly fds: number[] = [];
 
-export function closeTarget(opened: { readonly fds: readonly number[] }): void {
-  opened.fds.forEach(closeFd);
+  constructor(
+    readonly listenerFd: number,
+    private readonly notif: Notification,
+  ) {
+    this.memory = new TargetMemory(notif.pid, -1);
+  }
+
+  get pid(): number {
+    return this.notif.pid;
+  }
+
+  get procFd(): number {
+    if (this.fd === -2) this.fd = this.open();
+    return this.fd;
+  }
+
+  private open(): number {
+    const { pid, id } = this.notif;
+    if (pid === 0) throw new TargetGoneError("the caller is not visible in interceptd's pid namespace");
+    try {
+      this.fds.push(pidfdOpen(pid));
+    } catch (err) {
+      // Before Linux 6.9 a non-leader thread has no pidfd; /proc/<tid> and ID_VALID still prove the caller.
+      if ((err as SyscallError).errno === ESRCH) throw new TargetGoneError('pidfd_open: ESRCH');
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(`/proc/${pid}`, DIRECTORY);
+    } catch (err) {
+      throw new TargetGoneError((err as Error).message);
+    }
+    this.fds.push(fd);
+    if (!notifIdValid(this.listenerFd, id)) throw new TargetGoneError('the notification is no longer pending');
+    return fd;
+  }
+
+  close(): void {
+    this.fds.splice(0).forEach(closeFd);
+  }
 }
