@@ -152,3 +152,31 @@ export function parsePolicy(config: Readonly<Record<string, string>>): ParsedPol
 export function needsInterception(p: Policy): boolean {
   return p.mknod || p.setxattr || p.mount || p.bpf || p.schedSetscheduler || p.sysinfo;
 }
+
+/**
+ * Applies `--set KEY=VALUE` and `--unset KEY` to `config` (in place). `accept` may refuse
+ * a key for a reason of its own (e.g. one only valid elsewhere). Returns the problems,
+ * each naming its key; nothing is set for a refused assignment.
+ */
+export function applyAssignments(
+  config: Record<string, string>,
+  set: readonly string[],
+  unset: readonly string[],
+  accept: (key: string) => string | undefined = () => undefined,
+): string[] {
+  const errors: string[] = [];
+  for (const assignment of set) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) {
+      errors.push(`malformed --set "${assignment}": expected KEY=VALUE`);
+      continue;
+    }
+    const key = assignment.slice(0, eq).trim();
+    const value = assignment.slice(eq + 1).trim();
+    const problem = accept(key) ?? validateKey(key, value);
+    if (problem !== undefined) errors.push(problem);
+    else config[key] = value;
+  }
+  for (const key of unset) delete config[key];
+  return errors;
+}

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { parsePolicy, needsInterception, validateKey, type Policy } from './keys.js';
+import { applyAssignments, parsePolicy, needsInterception, type Policy } from './keys.js';
 import { generateProfile } from './profile.js';
 import { parsePolicyText, policyFile, validContainerName } from './policy-source.js';
 
@@ -52,20 +52,7 @@ export function lxcConfig(req: LxcConfigRequest): LxcConfigResult {
   const current = readCurrent(file);
   if (current.errors.length > 0) return { ok: false, errors: current.errors };
   const config = current.config;
-  const errors: string[] = [];
-  for (const assignment of req.set) {
-    const eq = assignment.indexOf('=');
-    if (eq <= 0) {
-      errors.push(`malformed --set "${assignment}": expected KEY=VALUE`);
-      continue;
-    }
-    const key = assignment.slice(0, eq).trim();
-    const value = assignment.slice(eq + 1).trim();
-    const problem = validateKey(key, value);
-    if (problem !== undefined) errors.push(problem);
-    else config[key] = value;
-  }
-  for (const key of req.unset) delete config[key];
+  const errors = applyAssignments(config, req.set, req.unset);
   if (errors.length > 0) return { ok: false, errors };
   const parsed = parsePolicy(config);
   if (!parsed.ok) return { ok: false, errors: parsed.errors };

@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { EMPTY_POLICY, INTERCEPT, needsInterception, parsePolicy, validateKey, type Policy } from './keys.js';
+import { EMPTY_POLICY, INTERCEPT, applyAssignments, needsInterception, parsePolicy, type Policy } from './keys.js';
 import { formatMetadata, parseMetadata, type Config } from './oci-policy.js';
 import { interceptRules } from './profile.js';
 import { isJsonObject, jsonNumber, jsonObject, parseJson, stringifyJson, type JsonObject, type JsonValue } from './json-text.js';
@@ -85,20 +85,9 @@ function mergedKeys(seccomp: JsonObject, req: OciConfigRequest): { config: Confi
     if (!parsed.ok) return { errors: [`the bundle's listenerMetadata is not interceptd's:`, ...parsed.errors] };
     config = parsed.config;
   }
-  const errors: string[] = [];
-  for (const assignment of req.set) {
-    const eq = assignment.indexOf('=');
-    if (eq <= 0) {
-      errors.push(`malformed --set "${assignment}": expected KEY=VALUE`);
-      continue;
-    }
-    const key = assignment.slice(0, eq).trim();
-    const value = assignment.slice(eq + 1).trim();
-    const problem = key.startsWith(INTERCEPT) ? validateKey(key, value) : `"${key}" is not a ${INTERCEPT}* key (edit linux.seccomp for the rest)`;
-    if (problem !== undefined) errors.push(problem);
-    else config[key] = value;
-  }
-  for (const key of req.unset) delete config[key];
+  const errors = applyAssignments(config, req.set, req.unset, (key) =>
+    key.startsWith(INTERCEPT) ? undefined : `"${key}" is not a ${INTERCEPT}* key (edit linux.seccomp for the rest)`,
+  );
   return errors.length > 0 ? { errors } : { config };
 }
 
