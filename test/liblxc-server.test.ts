@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { CONTINUE, OK, type Answer } from '../protocol/answer.js';
 import { EMPTY_POLICY } from '../compat/keys.js';
 import type { PolicySource } from '../compat/policy-source.js';
@@ -52,14 +52,14 @@ async function recvReply(fd: number, timeoutMs = 3000): Promise<Buffer | 'none'>
   }
 }
 
-function setup(t: Tap.Test, handlers: Partial<Registry>, deadlineMs = 2000) {
+function setup(t: Test, handlers: Partial<Registry>, deadlineMs = 2000) {
   // Short path: sun_path holds 107 bytes.
   const dir = fs.mkdtempSync('/tmp/icd-srv-');
   const socketPath = path.join(dir, 'seccomp.socket');
   const policies: PolicySource = { lookup: () => ({ ...EMPTY_POLICY, mknod: true }), close: () => {} };
   const log = silentLogger();
   const helper = new HelperClient({ deviceDir: path.join(dir, 'dev'), log });
-  const services: Services = { helper, kernel: { unprivilegedWhiteouts: true } };
+  const services: Services = { helper, kernel: { unprivilegedWhiteouts: true, addfdSend: true } };
   const dispatcher = new Dispatcher({ ...defaultRegistry(), ...handlers }, policies, services, deadlineMs, log);
   const server = new LiblxcServer({ socketPath, dispatcher, kernelSizes: KERNEL_SIZES, log });
   server.listen();
@@ -80,9 +80,6 @@ function fixed(answer: Answer, delayMs = 0): Handler {
   };
 }
 
-namespace Tap {
-  export type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-}
 
 if (!isRoot) {
   t.comment('liblxc server tests need root (peers must be uid 0)');

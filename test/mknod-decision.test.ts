@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { KernelFeatures } from '../src/handlers/types.js';
 import { EMPTY_POLICY, type Policy } from '../compat/keys.js';
 import { decodeDev, encodeDev } from '../protocol/dev.js';
 import {
@@ -19,8 +20,8 @@ const S_IFREG = 0o100000;
 const S_IFSOCK = 0o140000;
 
 const ON: Policy = { ...EMPTY_POLICY, mknod: true };
-const OLD_KERNEL = { unprivilegedWhiteouts: false };
-const NEW_KERNEL = { unprivilegedWhiteouts: true };
+const OLD_KERNEL = { unprivilegedWhiteouts: false, addfdSend: true };
+const NEW_KERNEL = { unprivilegedWhiteouts: true, addfdSend: true };
 
 function args(mode: number, major: number, minor: number): MknodArgs {
   return { dirfd: -100, pathPtr: 0x7ffd0000n, mode, dev: encodeDev(major, minor) };
@@ -68,7 +69,7 @@ t.test('the allowed devices are exactly LXD\'s', async (t) => {
 });
 
 t.test('decideMknod: every row', async (t) => {
-  type Row = [name: string, policy: Policy, a: MknodArgs, kernel: { unprivilegedWhiteouts: boolean }, expect: string];
+  type Row = [name: string, policy: Policy, a: MknodArgs, kernel: KernelFeatures, expect: string];
   const rows: Row[] = [
     ['interception off', EMPTY_POLICY, args(S_IFCHR | 0o666, 1, 3), OLD_KERNEL, 'decline: mknod interception is off'],
     ['interception off, whiteout', EMPTY_POLICY, args(S_IFCHR, 0, 0), OLD_KERNEL, 'decline: mknod interception is off'],

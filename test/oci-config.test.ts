@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { EMPTY_POLICY, parsePolicy, type Policy } from '../compat/keys.js';
 import { parseJson, stringifyJson } from '../compat/json-text.js';
 import { ociConfig, ociRule, ociRules } from '../compat/oci-config.js';
@@ -21,7 +21,7 @@ function policyOf(sets: string[]): Policy {
   return r.policy;
 }
 
-function bundle(t: Tap.Test, config: string): string {
+function bundle(t: Test, config: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icd-bundle-'));
   fs.writeFileSync(path.join(dir, 'config.json'), config);
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -30,9 +30,6 @@ function bundle(t: Tap.Test, config: string): string {
 
 const read = (dir: string): string => fs.readFileSync(path.join(dir, 'config.json'), 'utf8');
 
-namespace Tap {
-  export type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-}
 
 t.test("the rules of oci-seccomp-agent.md §6 (value = mask, valueTwo = expected for MASKED_EQ)", async (t) => {
   const plain = (line: string): unknown => JSON.parse(stringifyJson(ociRule(line)));

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { value, type Answer } from '../protocol/answer.js';
 import { EMPTY_POLICY } from '../compat/keys.js';
 import { OverridePolicySource } from '../compat/policy-source.js';
@@ -24,9 +24,6 @@ const isRoot = process.getuid?.() === 0;
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 const state = fs.readFileSync(path.join(FIXTURES, 'oci-state', 'runc-1.1.5-create.json'));
 
-namespace Tap {
-  export type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-}
 
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -55,7 +52,7 @@ function fakeRuntime(socketPath: string, id: string, threads: number, extra: str
   });
 }
 
-function setup(t: Tap.Test, handlers: Partial<Registry> = {}) {
+function setup(t: Test, handlers: Partial<Registry> = {}) {
   const dir = fs.mkdtempSync('/tmp/icd-oci-');
   const socketPath = path.join(dir, 'oci.socket');
   const lines: Record<string, unknown>[] = [];
@@ -68,7 +65,7 @@ function setup(t: Tap.Test, handlers: Partial<Registry> = {}) {
   const log = pino({ level: 'debug' }, sink);
   const helper = new HelperClient({ deviceDir: path.join(dir, 'dev'), log });
   const policies = new OverridePolicySource({ lookup: () => EMPTY_POLICY, close: () => {} });
-  const dispatcher = new Dispatcher({ ...defaultRegistry(), ...handlers }, policies, { helper, kernel: { unprivilegedWhiteouts: true } }, 2000, log);
+  const dispatcher = new Dispatcher({ ...defaultRegistry(), ...handlers }, policies, { helper, kernel: { unprivilegedWhiteouts: true, addfdSend: true } }, 2000, log);
   const server = new OciServer({ socketPath, dispatcher, policies, log, readTimeoutMs: 300 });
   server.listen();
   t.teardown(() => {

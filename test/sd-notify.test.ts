@@ -4,14 +4,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { AF_UNIX, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, c } from '../native/libc.js';
 import { listenFdFromEnv, inheritedListener } from '../native/sd-listen.js';
 import { sdNotify } from '../native/sd-notify.js';
 import { MessageReceiver, closeFd, sockaddrUn } from '../native/unix-socket.js';
 
 /** A bound, non-blocking datagram socket at `address` (a path, or '@name' for an abstract one). */
-function fakeSystemd(t: Tap.Test, address: string): { next(): string | undefined } {
+function fakeSystemd(t: Test, address: string): { next(): string | undefined } {
   const fd = c.socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const { addr, len } = sockaddrUn(address);
   if (fd < 0 || c.bind(fd, addr, len) !== 0) throw new Error(`cannot bind ${address}`);
@@ -25,9 +25,6 @@ function fakeSystemd(t: Tap.Test, address: string): { next(): string | undefined
   };
 }
 
-namespace Tap {
-  export type Test = Parameters<Parameters<typeof t.test>[1]>[0];
-}
 
 t.test('READY=1 arrives at a filesystem NOTIFY_SOCKET', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icd-notify-'));

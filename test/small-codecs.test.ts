@@ -210,6 +210,7 @@ t.test('hasCap and capBit', async (t) => {
 // protocol/helper-wire.ts
 
 const MKNOD: MknodRequest = {
+  tid: 4242,
   dirfd: -100,
   mode: 0o20666,
   dev: 0x103,
@@ -231,7 +232,8 @@ t.test('encodeMknod: fields at the offsets of the header comment', async (t) => 
   t.equal(b.readUInt32LE(4), 2);
   t.equal(b.readBigUInt64LE(8), 7n);
   t.equal(b.readBigUInt64LE(16), 0xfedcba9876543210n);
-  t.ok(b.subarray(24, 32).equals(Buffer.alloc(8)), 'reserved bytes are zero');
+  t.equal(b.readUInt32LE(24), 4242, 'caller tid');
+  t.ok(b.subarray(28, 32).equals(Buffer.alloc(4)), 'reserved bytes are zero');
   t.equal(b.readInt32LE(32), -100);
   t.equal(b.readUInt32LE(36), 0o20666);
   t.equal(b.readUInt32LE(40), 0x103);

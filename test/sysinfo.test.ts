@@ -306,6 +306,8 @@ function request(over: { policy?: Policy; listenerFd?: number; initPid?: number;
     policy: over.policy ?? { ...EMPTY_POLICY, sysinfo: true },
     log: silentLogger(),
     debug: false,
+    audit: () => {},
+    started: 0,
     remainingMs: () => 5000,
   };
 }
