@@ -15,7 +15,7 @@ if (requireContainers(t)) {
   t.teardown(() => s?.teardown());
 
   const steps = (args: string[]): Map<string, ProbeResult> => {
-    const r = s.container.attach(['/bin/probe', ...args], { timeoutMs: 30_000 });
+    const r = s.run(['/bin/probe', ...args]);
     return new Map(
       r.stdout
         .trim()

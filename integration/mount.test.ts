@@ -13,7 +13,7 @@ const I = 'security.syscalls.intercept.';
 if (requireContainers(t)) {
   let s: Scenario;
   const loops: LoopImage[] = [];
-  const sh = (cmd: string) => s.container.attach(['sh', '-c', cmd], { timeoutMs: 30_000 });
+  const sh = (cmd: string) => s.run(['sh', '-c', cmd]);
   const wait = () => new Promise((r) => setTimeout(r, 300));
 
   t.before(async () => {

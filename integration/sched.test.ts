@@ -44,12 +44,12 @@ if (requireContainers(t)) {
     t.match(s.probe(['sched', '0', String(SCHED_OTHER), '0']), { ret: 0 }, 'OTHER');
     t.match(s.probe(['sched', '0', String(SCHED_BATCH), '0']), { ret: 0 }, 'BATCH');
     t.match(s.probe(['sched', '0', String(SCHED_IDLE), '0']), { ret: 0 }, 'IDLE');
-    const r = s.container.attach(['sh', '-c', `/bin/probe sched $$ ${SCHED_FIFO} 7 && /bin/probe getsched $$`]);
+    const r = s.run(['sh', '-c', `/bin/probe sched $$ ${SCHED_FIFO} 7 && /bin/probe getsched $$`]);
     t.match(lines(r.stdout)[1], { policy: SCHED_FIFO, priority: 7 }, 'the kernel reports the new policy of the shell');
   });
 
   t.test('another process of the container, named by its container pid', async (t) => {
-    const r = s.container.attach([
+    const r = s.run([
       'sh',
       '-c',
       `sleep 30 & p=$!; /bin/probe sched $p ${SCHED_RR} 3; /bin/probe getsched $p; echo "{\\"pid\\":$p}"; kill $p`,

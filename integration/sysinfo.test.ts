@@ -55,7 +55,7 @@ if (requireContainers(t)) {
   t.teardown(() => s?.teardown());
 
   const probe32 = (args: string[]): ProbeResult => {
-    const r = s.container.attach(['/bin/probe32', ...args], { timeoutMs: 30_000 });
+    const r = s.run(['/bin/probe32', ...args]);
     const last = results(r.stdout).pop();
     if (last === undefined) throw new Error(`probe32 printed no result (status ${r.status}): ${r.stdout}${r.stderr}`);
     return last;
@@ -96,13 +96,13 @@ if (requireContainers(t)) {
 
   t.test('procs follows the tasks started in the container', async (t) => {
     const base = Number(s.probe(['sysinfo']).procs);
-    const r = s.container.attach(['sh', '-c', 'for i in 1 2 3 4 5; do sleep 30 & done; /bin/probe sysinfo; kill $(jobs -p)']);
+    const r = s.run(['sh', '-c', 'for i in 1 2 3 4 5; do sleep 30 & done; /bin/probe sysinfo; kill $(jobs -p)']);
     const [after] = results(r.stdout);
     t.ok(Number(after?.procs) >= base + 5, `${base} → ${after?.procs} with five more sleeps`);
   });
 
   t.test('page cache written in the container shows as bufferram and lowers freeram', async (t) => {
-    const r = s.container.attach(['sh', '-c', 'dd if=/dev/zero of=/tmp/fill bs=1M count=48 2>/dev/null; /bin/probe sysinfo; rm -f /tmp/fill']);
+    const r = s.run(['sh', '-c', 'dd if=/dev/zero of=/tmp/fill bs=1M count=48 2>/dev/null; /bin/probe sysinfo; rm -f /tmp/fill']);
     const [after] = results(r.stdout);
     t.match(after, { ret: 0, totalram: LIMIT });
     t.ok(Number(after?.bufferram) >= 40 * MiB, `bufferram ${after?.bufferram}`);
@@ -110,14 +110,14 @@ if (requireContainers(t)) {
   });
 
   t.test("busybox free shows the limit; busybox uptime the container's uptime", async (t) => {
-    const free = s.container.attach(['free']);
+    const free = s.run(['free']);
     // Columns are 12 wide and may run together ("used" mixes in the host's /proc/meminfo):
     // the total is the field that ends under the "total" heading.
     const [heading = '', mem = ''] = free.stdout.split('\n');
     const end = heading.indexOf('total') + 'total'.length;
     const total = mem.startsWith('Mem:') ? mem.slice(end - 12, end).trim() : '';
     t.equal(total, String(LIMIT / 1024), `free: total ${total} KiB\n${free.stdout}`);
-    const up = s.container.attach(['uptime']);
+    const up = s.run(['uptime']);
     // busybox: "up N min" below an hour, "up H:MM" below a day, "up D days, ..." above.
     const m = /up\s+(\d+) min,/.exec(up.stdout);
     t.ok(m, `less than an hour: ${up.stdout.trim()}`);

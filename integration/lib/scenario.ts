@@ -4,7 +4,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import type { Test } from 'tap';
-import { buildProbe, canRunContainers, createContainer, DEFAULT_LXCPATH, TEST_ROOT, type Container } from './lxc.js';
+import { buildProbe, canRunContainers, createContainer, DEFAULT_LXCPATH, TEST_ROOT, type AttachOptions, type AttachResult, type Container } from './lxc.js';
 import { cli, freshDir, startDaemon, type DaemonHandle } from './daemon.js';
 
 /** Returns false (after skipping or failing the test) when real containers cannot run here. */
@@ -32,6 +32,11 @@ export interface Scenario {
   readonly daemon: DaemonHandle;
   /** Runs the static probe inside the container and returns its last JSON line. */
   probe(args: string[], opts?: { uid?: number; gid?: number; cwd?: string }): ProbeResult;
+  /**
+   * Runs argv in the container, once more if lxc-attach ran it without its seccomp
+   * listener (exit 1 with ENOSYS in the output: see probe()).
+   */
+  run(argv: string[], opts?: AttachOptions): AttachResult;
   /** `interceptd lxc-config` for this container; throws on failure. */
   setPolicy(sets: string[]): string[];
   restartDaemon(): Promise<void>;
@@ -91,6 +96,14 @@ export async function startScenario(name: string, sets: string[], opts: Scenario
         }
         return result;
       }
+    },
+    run(argv, opts = {}) {
+      const r = container.attach(argv, { timeoutMs: 30_000, ...opts });
+      if (r.status === 1 && /ENOSYS|Function not implemented/.test(r.stdout + r.stderr)) {
+        process.stderr.write(`# ${argv.join(' ')}: lxc-attach ran without a seccomp listener; retrying once\n`);
+        return container.attach(argv, { timeoutMs: 30_000, ...opts });
+      }
+      return r;
     },
     setPolicy,
     async restartDaemon() {

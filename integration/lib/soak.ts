@@ -62,7 +62,7 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
   const stateDir = freshDir('/run/interceptd-test/soak');
   const configDir = freshDir(path.join(TEST_ROOT, 'scenarios', 'soak', 'etc'));
   const probe = buildProbe(path.join(TEST_ROOT, 'bin'));
-  const daemon: DaemonHandle = await startDaemon({ stateDir, configDir, args: ['--log-level', 'warn'] });
+  const daemon: DaemonHandle = await startDaemon({ stateDir, configDir, args: ['--log-level', process.env.SOAK_LOG_LEVEL ?? 'warn'] });
   const containers: Container[] = [];
   let calls = 0;
   let errors = 0;
@@ -126,7 +126,7 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
       clearInterval(sampler);
     }
     samples.push(await sample(daemon.child.pid!, stateDir, start));
-    return { containers: containers.length, seconds: opts.seconds, calls, errors, errorKinds, samples, daemonAlive: daemon.child.exitCode === null, rounds, unregistered, warnings: [...daemon.logs.filter((l) => Number(l.level) >= 40).map((l) => JSON.stringify(l))] };
+    return { containers: containers.length, seconds: opts.seconds, calls, errors, errorKinds, samples, daemonAlive: daemon.child.exitCode === null, rounds, unregistered, warnings: [...daemon.logs.filter((l) => Number(l.level) >= 40 || /connect|closed/.test(String(l.msg))).map((l) => JSON.stringify(l))] };
   } finally {
     for (const c of containers) {
       try {
