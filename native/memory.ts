@@ -14,10 +14,12 @@ export type StringRead =
   | { readonly ok: true; readonly bytes: Buffer }
   | { readonly ok: false; readonly errno: number };
 
-export class TargetMemory {
-  private readonly local = Buffer.alloc(32);
-  private readonly remote = Buffer.alloc(32);
+// The iovec arrays: every call here is synchronous on the one JS thread, so one pair
+// serves all targets and a request allocates nothing until it actually reads.
+const local = Buffer.alloc(32);
+const remote = Buffer.alloc(32);
 
+export class TargetMemory {
   constructor(
     readonly pid: number,
     private readonly memFd = -1,
@@ -32,13 +34,13 @@ export class TargetMemory {
     if (addr > LAST_ADDRESS - BigInt(len)) return 0;
     const first = Math.min(len, PAGE - Number(addr % BigInt(PAGE)));
     const base = addressOf(out);
-    this.local.writeBigUInt64LE(base, 0);
-    this.local.writeBigUInt64LE(BigInt(len), 8);
-    this.remote.writeBigUInt64LE(addr, 0);
-    this.remote.writeBigUInt64LE(BigInt(first), 8);
-    this.remote.writeBigUInt64LE(addr + BigInt(first), 16);
-    this.remote.writeBigUInt64LE(BigInt(len - first), 24);
-    const n = Number(c.processVmReadv(this.pid, this.local, 1, this.remote, len > first ? 2 : 1, 0));
+    local.writeBigUInt64LE(base, 0);
+    local.writeBigUInt64LE(BigInt(len), 8);
+    remote.writeBigUInt64LE(addr, 0);
+    remote.writeBigUInt64LE(BigInt(first), 8);
+    remote.writeBigUInt64LE(addr + BigInt(first), 16);
+    remote.writeBigUInt64LE(BigInt(len - first), 24);
+    const n = Number(c.processVmReadv(this.pid, local, 1, remote, len > first ? 2 : 1, 0));
     if (n >= 0) return n;
     const e = errno();
     if ((e === EPERM || e === ENOSYS) && this.memFd >= 0) return this.preadInto(addr, out, len);
@@ -77,11 +79,11 @@ export class TargetMemory {
    */
   write(addr: bigint, data: Buffer): number {
     if (addr > LAST_ADDRESS - BigInt(data.length)) return EFAULT;
-    this.local.writeBigUInt64LE(addressOf(data), 0);
-    this.local.writeBigUInt64LE(BigInt(data.length), 8);
-    this.remote.writeBigUInt64LE(addr, 0);
-    this.remote.writeBigUInt64LE(BigInt(data.length), 8);
-    const n = Number(c.processVmWritev(this.pid, this.local, 1, this.remote, 1, 0));
+    local.writeBigUInt64LE(addressOf(data), 0);
+    local.writeBigUInt64LE(BigInt(data.length), 8);
+    remote.writeBigUInt64LE(addr, 0);
+    remote.writeBigUInt64LE(BigInt(data.length), 8);
+    const n = Number(c.processVmWritev(this.pid, local, 1, remote, 1, 0));
     if (n === data.length) return 0;
     const e = n < 0 ? errno() : EFAULT;
     if ((e !== EPERM && e !== ENOSYS) || this.memFd < 0) return e;

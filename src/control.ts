@@ -5,15 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Packr } from 'msgpackr';
 import { watchFd, type FdWatcher } from '../native/poll.js';
-import {
-  MessageReceiver,
-  acceptUnix,
-  closeFd,
-  connectUnix,
-  listenUnix,
-  peerCred,
-  sendMessage,
-} from '../native/unix-socket.js';
+import { MessageReceiver, closeFd, connectUnix, listenUnix, sendMessage } from '../native/unix-socket.js';
+import { acceptRootPeers } from './core/accept.js';
 import type { Logger } from './core/log.js';
 import { removeStaleSocket } from './core/state-dir.js';
 
@@ -49,14 +42,9 @@ export class ControlServer {
   }
 
   private acceptAll(): void {
-    for (let conn = acceptUnix(this.fd); conn >= 0; conn = acceptUnix(this.fd)) {
-      if (peerCred(conn).uid !== 0) {
-        closeFd(conn);
-        continue;
-      }
-      const fd = conn;
+    acceptRootPeers(this.fd, this.log, (fd) => {
       this.clients.set(fd, watchFd(fd, { readable: true, disconnect: true }, () => this.serve(fd)));
-    }
+    });
   }
 
   private serve(fd: number): void {

@@ -7,17 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { watchFd, type FdWatcher } from '../native/poll.js';
-import {
-  MessageReceiver,
-  acceptUnix,
-  closeFd,
-  connectUnix,
-  listenUnix,
-  peerCred,
-  sendMessage,
-  type PeerCred,
-  type Received,
-} from '../native/unix-socket.js';
+import { MessageReceiver, closeFd, connectUnix, listenUnix, sendMessage, type PeerCred, type Received } from '../native/unix-socket.js';
+import { acceptRootPeers } from './core/accept.js';
 import type { Logger } from './core/log.js';
 import type { OciState } from '../protocol/oci-state.js';
 import { removeStaleSocket } from './core/state-dir.js';
@@ -104,18 +95,18 @@ export class TakeoverServer {
   }
 
   private accept(): void {
-    const conn = acceptUnix(this.fd);
-    if (conn < 0) return;
-    if (this.busy || peerCred(conn).uid !== 0) {
-      closeFd(conn);
-      return;
-    }
-    this.busy = true;
-    void this.handOver(conn).catch((err: unknown) => {
-      // A failed handover is fatal for this daemon only if fds already left; they did not.
-      this.log.error({ err }, 'takeover failed; this daemon keeps serving');
-      this.busy = false;
-      closeFd(conn);
+    acceptRootPeers(this.fd, this.log, (conn) => {
+      if (this.busy) {
+        closeFd(conn);
+        return;
+      }
+      this.busy = true;
+      void this.handOver(conn).catch((err: unknown) => {
+        // A failed handover leaves every fd here: this daemon keeps serving.
+        this.log.error({ err }, 'takeover failed; this daemon keeps serving');
+        this.busy = false;
+        closeFd(conn);
+      });
     });
   }
 

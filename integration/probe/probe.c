@@ -225,6 +225,18 @@ static double pct_us(const uint64_t *s, long n, double p)
 	return (double)s[i] / 1000.0;
 }
 
+/* Sorts the samples (ns), prints one JSON line of percentiles (µs), frees them. */
+static void bench_report(const char *op, uint64_t *s, long n, long errors, int first_err)
+{
+	qsort(s, (size_t)n, sizeof *s, cmp_u64);
+	printf("{\"op\":\"%s\",\"count\":%ld,\"errors\":%ld,\"err\":\"%s\","
+	       "\"median_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,\"min_us\":%.3f,\"max_us\":%.3f}\n",
+	       op, n, errors, errname(first_err), pct_us(s, n, 0.5), pct_us(s, n, 0.99),
+	       pct_us(s, n, 0.999), (double)s[0] / 1000.0, (double)s[n - 1] / 1000.0);
+	fflush(stdout);
+	free(s);
+}
+
 static void op_bench(enum bench kind, const char *op, const char *dir, const char *count)
 {
 	long n = parse_num(count, 10);
@@ -258,13 +270,7 @@ static void op_bench(enum bench kind, const char *op, const char *dir, const cha
 		if (kind == B_MKNOD)
 			unlink(path);
 	}
-	qsort(s, (size_t)n, sizeof *s, cmp_u64);
-	printf("{\"op\":\"%s\",\"count\":%ld,\"errors\":%ld,\"err\":\"%s\","
-	       "\"median_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,\"min_us\":%.3f,\"max_us\":%.3f}\n",
-	       op, n, errors, errname(first_err), pct_us(s, n, 0.5), pct_us(s, n, 0.99),
-	       pct_us(s, n, 0.999), (double)s[0] / 1000.0, (double)s[n - 1] / 1000.0);
-	fflush(stdout);
-	free(s);
+	bench_report(op, s, n, errors, first_err);
 }
 
 /* setxattr PATH NAME VALUE [FLAGS]: the raw syscall, size = strlen(VALUE). */
@@ -324,13 +330,7 @@ static void op_bench_call(const char *op, const char *path, const char *count)
 		if (r < 0 && !errors++)
 			first_err = e;
 	}
-	qsort(s, (size_t)n, sizeof *s, cmp_u64);
-	printf("{\"op\":\"%s\",\"count\":%ld,\"errors\":%ld,\"err\":\"%s\","
-	       "\"median_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,\"min_us\":%.3f,\"max_us\":%.3f}\n",
-	       op, n, errors, errname(first_err), pct_us(s, n, 0.5), pct_us(s, n, 0.99),
-	       pct_us(s, n, 0.999), (double)s[0] / 1000.0, (double)s[n - 1] / 1000.0);
-	fflush(stdout);
-	free(s);
+	bench_report(op, s, n, errors, first_err);
 }
 
 /* sysinfo [badptr]: the raw syscall into a larger buffer full of a canary; the 8
@@ -405,13 +405,7 @@ static void op_bench_sysinfo(const char *op, const char *count)
 		if (r < 0 && !errors++)
 			first_err = e;
 	}
-	qsort(s, (size_t)n, sizeof *s, cmp_u64);
-	printf("{\"op\":\"%s\",\"count\":%ld,\"errors\":%ld,\"err\":\"%s\","
-	       "\"median_us\":%.3f,\"p99_us\":%.3f,\"p999_us\":%.3f,\"min_us\":%.3f,\"max_us\":%.3f}\n",
-	       op, n, errors, errname(first_err), pct_us(s, n, 0.5), pct_us(s, n, 0.99),
-	       pct_us(s, n, 0.999), (double)s[0] / 1000.0, (double)s[n - 1] / 1000.0);
-	fflush(stdout);
-	free(s);
+	bench_report(op, s, n, errors, first_err);
 }
 
 /* A runc-style device program: deny char device MAJ:MIN, allow everything else. */
