@@ -7,8 +7,12 @@ import YAML from 'yaml';
 import { EMPTY_POLICY, parsePolicy, type ParsedPolicy, type Policy } from './keys.js';
 
 export interface PolicySource {
-  /** The container's current policy; a container without one gets no interception. */
-  lookup(name: string): Policy;
+  /**
+   * The container's current policy; a container without one gets no interception.
+   * `lxcPath` (liblxc only) says which manager's container it is. A source that must
+   * ask another process (LXD) returns a promise the first time; it never rejects.
+   */
+  lookup(name: string, lxcPath?: string): Policy | Promise<Policy>;
   close(): void;
 }
 
@@ -173,9 +177,9 @@ export class OverridePolicySource implements PolicySource {
     };
   }
 
-  lookup(name: string): Policy {
+  lookup(name: string, lxcPath?: string): Policy | Promise<Policy> {
     const list = this.held.get(name);
-    return list !== undefined ? list[list.length - 1]!.policy : this.fallback.lookup(name);
+    return list !== undefined ? list[list.length - 1]!.policy : this.fallback.lookup(name, lxcPath);
   }
 
   close(): void {

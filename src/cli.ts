@@ -2,10 +2,12 @@
 // interceptd command line: `serve` runs the daemon, `lxc-config` wires an LXC container,
 // `oci-config` an OCI bundle.
 
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { lxcConfig } from '../compat/lxc-config.js';
 import { ociConfig } from '../compat/oci-config.js';
+import { LXD_SOCKETS } from '../compat/lxd/client.js';
 import { createLogger } from './core/log.js';
 import { Daemon, DEFAULTS } from './daemon.js';
 import { controlRequest } from './control.js';
@@ -38,7 +40,8 @@ Run 'interceptd <command> --help' for a command's options.`,
 Runs the interceptor. liblxc connects to <state-dir>/seccomp.socket, OCI runtimes
 (runc, crun) to <state-dir>/oci.socket (both root only). Policies are read from
 <config-dir>/containers/<name>.yaml and re-read when they change; an OCI container's
-listenerMetadata or annotations take precedence over its file.
+listenerMetadata or annotations take precedence over its file. With --lxd-socket,
+LXD's own containers take their policy from their LXD config (security.syscalls.*).
 
 Options:
   --state-dir DIR     sockets and runtime state (default ${DEFAULTS.stateDir})
@@ -51,7 +54,9 @@ Options:
   --keeper-grace-ms N how long the keeper holds the sockets of a daemon that died, for
                       a supervisor to restart it (default 5000); then parked calls get ENOSYS
   --takeover          take over every socket and connection from the daemon running on
-                      the same state dir, without failing a call; it exits when done`,
+                      the same state dir, without failing a call; it exits when done
+  --lxd-socket PATH   read LXD's containers' config from its API on PATH, following
+                      its events; 'auto' picks the first of ${LXD_SOCKETS.join(', ')}`,
   status: `Usage: interceptd status [--json] [--state-dir DIR]
 
 Shows the running daemon's connected containers, requests per syscall and outcome,
@@ -112,10 +117,13 @@ async function serve(argv: string[]): Promise<void> {
       'keeper-grace-ms': { type: 'string', default: '5000' },
       'audit-log': { type: 'string' },
       takeover: { type: 'boolean', default: false },
+      'lxd-socket': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return void console.log(USAGE.serve);
+  const lxdSocket = values['lxd-socket'] === 'auto' ? LXD_SOCKETS.find((p) => fs.existsSync(p)) : values['lxd-socket'];
+  if (values['lxd-socket'] === 'auto' && lxdSocket === undefined) fail(`--lxd-socket auto: none of ${LXD_SOCKETS.join(', ')} exists`);
   const deadlineMs = Number(values['deadline-ms']);
   if (!Number.isInteger(deadlineMs) || deadlineMs < 10 || deadlineMs > 25000) {
     fail('--deadline-ms must be an integer from 10 to 25000 (liblxc gives up after 30000)');
@@ -134,6 +142,7 @@ async function serve(argv: string[]): Promise<void> {
     metricsListen: values['metrics-listen'],
     keeperGraceMs: Number(values['keeper-grace-ms']),
     auditLog: values['audit-log'],
+    lxdSocket,
     log,
   });
   const stop = (signal: string): void => {

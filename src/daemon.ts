@@ -2,7 +2,9 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import { FilePolicySource, OverridePolicySource } from '../compat/policy-source.js';
+import { FilePolicySource, OverridePolicySource, type PolicySource } from '../compat/policy-source.js';
+import { LxdClient } from '../compat/lxd/client.js';
+import { LxdPolicySource } from '../compat/lxd/source.js';
 import { OCI_SOCKET } from '../compat/oci-config.js';
 import { HelperPool } from '../native/helper.js';
 import { kernelNotifSizes, notifSend } from '../native/seccomp.js';
@@ -39,6 +41,8 @@ export interface DaemonOptions {
   readonly metricsListen?: string;
   /** Audit lines go to this file instead of the main log. */
   readonly auditLog?: string;
+  /** LXD's (or Incus's) API socket: its containers' policies come from their LXD config. */
+  readonly lxdSocket?: string;
   /** Most helper processes run at once (default 4). */
   readonly helpers?: number;
   readonly log: Logger;
@@ -66,11 +70,15 @@ export class Daemon {
   /** Per-container policies from OCI runtimes, over the policy files. */
   readonly ociPolicies: OverridePolicySource;
   readonly oci: OciServer;
+  /** LXD's containers, when `lxdSocket` is set. */
+  readonly lxd: LxdPolicySource | undefined;
 
   constructor(readonly opts: DaemonOptions) {
     prepareStateDir(opts.stateDir);
     this.policies = new FilePolicySource(opts.configDir, opts.log);
-    this.ociPolicies = new OverridePolicySource(this.policies);
+    this.lxd = opts.lxdSocket !== undefined ? new LxdPolicySource(new LxdClient(opts.lxdSocket), this.policies, opts.log) : undefined;
+    const base: PolicySource = this.lxd ?? this.policies;
+    this.ociPolicies = new OverridePolicySource(base);
     this.helper = new HelperPool(
       { binary: opts.helperBinary, deviceDir: path.join(opts.stateDir, 'helper-devices'), log: opts.log.child({ part: 'helper' }) },
       opts.helpers ?? 4,
@@ -263,6 +271,7 @@ export class Daemon {
       syscalls: this.dispatcher.stats.snapshot(),
       latencyUs: lat,
       helpers: { running: this.helper.running, restarts: this.helper.restarts },
+      ...(this.lxd !== undefined ? { lxd: this.lxd.describe() } : {}),
       memory: process.memoryUsage(),
     };
   }

@@ -5,6 +5,7 @@ import { CONTINUE, describeAnswer, type Answer } from '../protocol/answer.js';
 import type { Notification } from '../protocol/seccomp.js';
 import { resolveSyscall, type ResolvedSyscall } from '../protocol/syscalls.js';
 import type { PolicySource } from '../compat/policy-source.js';
+import { EMPTY_POLICY, type Policy } from '../compat/keys.js';
 import type { Logger } from './core/log.js';
 import type { Registry } from './handlers/registry.js';
 import type { ContainerRef, Request, Services, Target } from './handlers/types.js';
@@ -15,6 +16,9 @@ export interface Incoming {
   readonly target: Target;
   readonly container: ContainerRef;
 }
+
+/** A request whose policy may arrive after it was built. */
+type PendingRequest = Request & { policy: Policy };
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T>)?.then === 'function';
@@ -48,10 +52,23 @@ export class Dispatcher {
       this.stats.record('unknown', 'continue', (performance.now() - started) * 1000);
       return CONTINUE;
     }
-    const req = this.request(inc, syscall, Date.now() + this.deadlineMs, started);
+    const policy = this.policies.lookup(inc.container.name, inc.container.lxcPath);
+    const handler = this.registry[syscall.name];
+    if (isPromise(policy)) {
+      // The container's first request while its policy is fetched (LXD's API): same deadline.
+      const req = this.request(inc, syscall, EMPTY_POLICY, Date.now() + this.deadlineMs, started);
+      return this.withDeadline(
+        req,
+        policy.then((p) => {
+          req.policy = p;
+          return handler.handle(req, this.services);
+        }),
+      );
+    }
+    const req = this.request(inc, syscall, policy, Date.now() + this.deadlineMs, started);
     let result: Answer | Promise<Answer>;
     try {
-      result = this.registry[syscall.name].handle(req, this.services);
+      result = handler.handle(req, this.services);
     } catch (err) {
       return this.fail(req, err);
     }
@@ -59,7 +76,7 @@ export class Dispatcher {
     return this.withDeadline(req, result);
   }
 
-  private request(inc: Incoming, syscall: ResolvedSyscall, deadline: number, started: number): Request {
+  private request(inc: Incoming, syscall: ResolvedSyscall, policy: Policy, deadline: number, started: number): PendingRequest {
     const parent = this.log;
     const auditLog = this.auditLog;
     let log: Logger | undefined;
@@ -69,7 +86,7 @@ export class Dispatcher {
       syscall,
       target: inc.target,
       container: inc.container,
-      policy: this.policies.lookup(inc.container.name),
+      policy,
       // A child logger costs microseconds: made only when a handler logs.
       get log() {
         log ??= parent.child({ container: inc.container.name, pid: inc.target.pid, syscall: syscall.name, abi: syscall.abi });

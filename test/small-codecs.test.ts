@@ -16,7 +16,7 @@ import {
 } from '../protocol/helper-wire.js';
 import { CAP_MKNOD, CAP_SYS_ADMIN, capBit, hasCap, parseTaskStatus } from '../protocol/proc-status.js';
 import { SYSCALL_NUMBERS, resolveSyscall, type Abi } from '../protocol/syscalls.js';
-import { parseMonitorTitle } from '../src/liblxc/identify.js';
+import { parseMonitor, parseMonitorTitle } from '../src/liblxc/identify.js';
 
 // protocol/dev.ts
 
@@ -354,4 +354,6 @@ t.test('parseMonitorTitle', async (t) => {
     ['prefix alone', '[lxc monitor] \0', undefined],
   ];
   for (const [name, cmdline, expect] of cases) t.equal(parseMonitorTitle(cmdline), expect, name);
+  t.same(parseMonitor('[lxc monitor] /var/lib/lxd/containers proj_c1\0'), { name: 'proj_c1', lxcPath: '/var/lib/lxd/containers' }, 'the lxcpath too');
+  t.same(parseMonitor('[lxc monitor] /srv/my lxc c2\0'), { name: 'c2', lxcPath: '/srv/my lxc' }, 'an lxcpath with a space');
 });

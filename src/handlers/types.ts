@@ -24,6 +24,8 @@ export interface ContainerRef {
   readonly name: string;
   /** The container's init in the host pid namespace (0 if unknown). */
   readonly initPid: number;
+  /** liblxc only: the lxcpath in the monitor's title (tells an LXD container from a plain one). */
+  readonly lxcPath?: string;
 }
 
 export interface Request {

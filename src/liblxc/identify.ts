@@ -6,25 +6,36 @@ import { validContainerName } from '../../compat/policy-source.js';
 
 const MONITOR_PREFIX = '[lxc monitor] ';
 
-/** `[lxc monitor] <lxcpath> <name>` → name; undefined for any other command line. */
-export function parseMonitorTitle(cmdline: string): string | undefined {
+export interface Identity {
+  readonly name: string;
+  /** The lxcpath from the monitor's title; absent when a cookie named the container. */
+  readonly lxcPath?: string;
+}
+
+/** `[lxc monitor] <lxcpath> <name>` → both; undefined for any other command line. */
+export function parseMonitor(cmdline: string): { name: string; lxcPath: string } | undefined {
   const text = cmdline.replace(/\0+$/, '').replace(/\0/g, ' ');
   if (!text.startsWith(MONITOR_PREFIX)) return undefined;
-  const words = text.slice(MONITOR_PREFIX.length).trim().split(' ');
-  const name = words[words.length - 1];
-  return name !== undefined && validContainerName(name) ? name : undefined;
+  const rest = text.slice(MONITOR_PREFIX.length).trim();
+  const cut = rest.lastIndexOf(' ');
+  const name = rest.slice(cut + 1);
+  return validContainerName(name) ? { name, lxcPath: cut > 0 ? rest.slice(0, cut).trim() : '' } : undefined;
+}
+
+export function parseMonitorTitle(cmdline: string): string | undefined {
+  return parseMonitor(cmdline)?.name;
 }
 
 /** The monitor's title names the container; `pid` must come from SO_PEERCRED, not from the message. */
-export function monitorName(pid: number): string | undefined {
+export function monitorIdentity(pid: number): { name: string; lxcPath: string } | undefined {
   try {
-    return parseMonitorTitle(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+    return parseMonitor(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
   } catch {
     return undefined;
   }
 }
 
-export function containerName(cookie: string, peerPid: number): string | undefined {
-  if (cookie !== '') return validContainerName(cookie) ? cookie : undefined;
-  return monitorName(peerPid);
+export function identify(cookie: string, peerPid: number): Identity | undefined {
+  if (cookie !== '') return validContainerName(cookie) ? { name: cookie } : undefined;
+  return monitorIdentity(peerPid);
 }

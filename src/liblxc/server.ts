@@ -13,7 +13,7 @@ import { acceptRootPeers } from '../core/accept.js';
 import type { Logger } from '../core/log.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { KeptSockets } from '../keeper.js';
-import { containerName } from './identify.js';
+import { identify, monitorIdentity } from './identify.js';
 
 const EMPTY = Buffer.alloc(0);
 const MAX_FDS = 8;
@@ -126,6 +126,8 @@ class Connection {
   private drained: (() => void) | undefined;
   private readonly log: Logger;
   private readonly kept: { id: number; slot: number } | undefined;
+  /** From the monitor's title: which manager's container this is (LXD's policy source needs it). */
+  private lxcPath: string | undefined;
 
   constructor(
     private readonly fd: number,
@@ -206,16 +208,21 @@ class Connection {
     const [procFd = -1, memFd = -1, listenerFd = -1, ...extra] = fds;
     extra.forEach(closeFd);
     if (this.name === undefined) {
-      this.name = containerName(req.cookie, this.peer.pid);
+      const id = identify(req.cookie, this.peer.pid);
+      this.name = id?.name;
+      this.lxcPath = id?.lxcPath;
       if (this.name === undefined) this.log.warn({ cookie: req.cookie }, 'cannot identify the container; every call continues');
       else if (this.kept !== undefined) this.server.store?.renamed(this.kept, this.fd, this.peer, this.name);
+    } else if (this.lxcPath === undefined && req.cookie === '') {
+      // Adopted after a restart with its name only: the title gives the lxcpath back.
+      this.lxcPath = monitorIdentity(this.peer.pid)?.lxcPath ?? '';
     }
     const slot = this.kept?.slot ?? -1;
     this.server.store?.table.begin(slot, req.echo);
     const answer = this.server.opts.dispatcher.answer({
       notif: req.notif,
       target: { pid: req.notif.pid, procFd, listenerFd, memory: new TargetMemory(req.notif.pid, memFd) },
-      container: { name: this.name ?? '', initPid: req.initPid },
+      container: { name: this.name ?? '', initPid: req.initPid, lxcPath: this.lxcPath },
     });
     const finish = (a: Answer): void => {
       this.server.store?.table.end(slot);
