@@ -287,10 +287,29 @@ t.test('policies: bad files are named with their errors', async (t) => {
   t.equal(result(evaluate(host({ configDir: { path: '/etc/x', exists: false }, policies: [] })), 'policies').verdict, 'warn');
 });
 
-t.test('LXD and Incus are reported, never a problem', async (t) => {
-  const r = result(evaluate(host({ lxdSockets: ['/var/snap/lxd/common/lxd/unix.socket'] })), 'LXD/Incus');
-  t.equal(r.verdict, 'ok');
-  t.match(r.detail, /snap/);
+t.test('LXD: who serves each intercepting container, and whether the switch is complete', async (t) => {
+  const socket = '/var/lib/lxd/unix.socket';
+  const line = 'lxc.seccomp.notify.proxy = unix:/run/interceptd/seccomp.socket';
+  const lxd = (containers: { name: string; serving: 'lxd' | 'interceptd' | 'restart' | 'elsewhere' }[], daemonFollows: boolean | undefined = true) =>
+    result(evaluate(host({ lxdSockets: [socket], lxd: { socket, reachable: true, containers, daemonFollows, line } })), 'LXD/Incus');
+  t.same(result(evaluate(healthy()), 'LXD/Incus'), { check: 'LXD/Incus', verdict: 'ok', detail: 'none found' });
+  t.equal(lxd([]).detail, `${socket}: no container intercepts syscalls`);
+  const mixed = lxd([
+    { name: 'c1', serving: 'interceptd' },
+    { name: 'c2', serving: 'lxd' },
+  ]);
+  t.equal(mixed.verdict, 'ok', 'LXD serving some containers itself is a choice, not a problem');
+  t.match(mixed.detail, /served by interceptd: c1; by LXD itself: c2 \(to switch: raw\.lxc "lxc\.seccomp\.notify\.proxy = unix:\/run\/interceptd\/seccomp\.socket", then restart\)/);
+  const pending = lxd([{ name: 'c3', serving: 'restart' }]);
+  t.equal(pending.verdict, 'warn');
+  t.match(pending.detail, /c3: the override is set but the running container predates it \(restart it\)/);
+  t.match(lxd([{ name: 'c4', serving: 'elsewhere' }]).detail, /c4: notifications go to another socket/);
+  const noFollow = lxd([{ name: 'c1', serving: 'interceptd' }], false);
+  t.equal(noFollow.verdict, 'warn');
+  t.match(noFollow.detail, /without --lxd-socket/);
+  t.equal(lxd([{ name: 'c1', serving: 'interceptd' }], undefined).verdict, 'ok', 'no daemon to ask: nothing to say about it');
+  const down = result(evaluate(host({ lxdSockets: [socket], lxd: { socket, reachable: false, error: 'connection refused' } })), 'LXD/Incus');
+  t.same([down.verdict, down.detail], ['warn', `cannot read ${socket}: connection refused`]);
 });
 
 t.test('text: one aligned line per check, then a summary', async (t) => {

@@ -2,6 +2,8 @@
 // check, with a short reason. Pure: the tests feed it invented hosts.
 
 import { errnoName } from '../../native/errors.js';
+import type { Serving } from '../../compat/lxd/override.js';
+import { LXD_SOCKETS } from '../../compat/lxd/client.js';
 
 export type Verdict = 'ok' | 'warn' | 'FAIL';
 
@@ -68,10 +70,25 @@ export interface Facts {
   readonly policies: readonly { readonly file: string; readonly errors: readonly string[] }[];
   /** The LXD/Incus unix sockets that exist. */
   readonly lxdSockets: readonly string[];
+  /** What the first of those says about its containers (undefined: no socket). */
+  readonly lxd?: LxdFacts;
 }
 
+export type LxdFacts =
+  | {
+      readonly socket: string;
+      readonly reachable: true;
+      /** Containers with an intercept key, and who serves them. */
+      readonly containers: readonly { readonly name: string; readonly serving: Serving }[];
+      /** The running daemon follows LXD (`--lxd-socket`); undefined when no daemon answered. */
+      readonly daemonFollows: boolean | undefined;
+      /** The override line for this state dir, for the advice. */
+      readonly line: string;
+    }
+  | { readonly socket: string; readonly reachable: false; readonly error: string };
+
 export const KNOWN_SOCKETS = ['seccomp.socket', 'oci.socket', 'control.socket'] as const;
-export const LXD_SOCKETS = ['/var/lib/lxd/unix.socket', '/var/snap/lxd/common/lxd/unix.socket', '/var/lib/incus/unix.socket'] as const;
+export { LXD_SOCKETS };
 export const LXC_EXTENSIONS = ['seccomp_notify', 'seccomp_proxy_send_notify_fd', 'seccomp_notify_fd_active'] as const;
 
 const ENOSYS = 38;
@@ -290,10 +307,26 @@ export const CHECKS: readonly Check[] = [
   },
   {
     name: 'LXD/Incus',
-    evaluate: (f) =>
-      f.lxdSockets.length === 0
-        ? ['ok', 'none found']
-        : ['ok', `${f.lxdSockets.join(', ')}: LXD and Incus intercept for their own containers; interceptd serves LXC and OCI ones`],
+    evaluate: ({ lxd }) => {
+      if (lxd === undefined) return ['ok', 'none found'];
+      if (!lxd.reachable) return ['warn', `cannot read ${lxd.socket}: ${lxd.error}`];
+      const by = (s: Serving): string[] => lxd.containers.filter((c) => c.serving === s).map((c) => c.name);
+      const ours = by('interceptd');
+      const problems = [
+        by('restart').length > 0 ? `${by('restart').join(', ')}: the override is set but the running container predates it (restart it)` : '',
+        by('elsewhere').length > 0 ? `${by('elsewhere').join(', ')}: notifications go to another socket than ours` : '',
+        ours.length > 0 && lxd.daemonFollows === false
+          ? 'the daemon runs without --lxd-socket: those containers get their policy from policy files, not from LXD'
+          : '',
+      ].filter(Boolean);
+      const summary = [
+        ours.length > 0 ? `served by interceptd: ${ours.join(', ')}` : '',
+        by('lxd').length > 0 ? `by LXD itself: ${by('lxd').join(', ')} (to switch: raw.lxc "${lxd.line}", then restart)` : '',
+      ].filter(Boolean);
+      const text = [...problems, ...summary].join('; ');
+      if (problems.length > 0) return ['warn', text];
+      return ['ok', `${lxd.socket}: ${summary.length > 0 ? text : 'no container intercepts syscalls'}`];
+    },
   },
 ];
 

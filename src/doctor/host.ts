@@ -10,7 +10,11 @@ import { SyscallError } from '../../native/errors.js';
 import { DEFAULT_HELPER, HelperClient } from '../../native/helper.js';
 import { closeFd, connectUnix } from '../../native/unix-socket.js';
 import { DEFAULT_KEEPER } from '../keeper.js';
-import { KNOWN_SOCKETS, LXC_EXTENSIONS, LXD_SOCKETS, type Facts, type FileFact, type Probe } from './checks.js';
+import { KNOWN_SOCKETS, LXC_EXTENSIONS, LXD_SOCKETS, type Facts, type FileFact, type LxdFacts, type Probe } from './checks.js';
+import { LxdClient } from '../../compat/lxd/client.js';
+import { lxcName } from '../../compat/lxd/source.js';
+import { lxcConfPath, lxdOwnProxy, overrideLine, ourProxy, serving } from '../../compat/lxd/override.js';
+import { controlRequest } from '../control.js';
 import { probeMountSetattr, probeNotifSizes, probePidfdOpen, probePidfdThread } from './kernel.js';
 
 export function fileFact(p: string): FileFact | undefined {
@@ -154,6 +158,41 @@ function readNumber(file: string): number | undefined {
   }
 }
 
+/** Who serves each LXD container that intercepts, and whether the running daemon follows LXD. */
+export async function lxdFacts(socket: string, stateDir: string): Promise<LxdFacts> {
+  const lxdDir = path.dirname(socket);
+  let instances;
+  try {
+    instances = await new LxdClient(socket, 3000).instances();
+  } catch (err) {
+    return { socket, reachable: false, error: (err as Error).message };
+  }
+  const ours = ourProxy(stateDir);
+  const containers = instances
+    .filter((i) => i.type === 'container')
+    .map((i) => {
+      const name = lxcName(i.project, i.name);
+      let conf: string | undefined;
+      if (i.status === 'Running') {
+        try {
+          conf = fs.readFileSync(lxcConfPath(lxdDir, name), 'utf8');
+        } catch {
+          conf = '';
+        }
+      }
+      return { name, serving: serving(i.expandedConfig, conf, ours, lxdOwnProxy(lxdDir)) };
+    })
+    .filter((c) => c.serving !== 'none');
+  let daemonFollows: boolean | undefined;
+  try {
+    const st = await controlRequest(stateDir, { cmd: 'status' }, 1000);
+    daemonFollows = st.ok ? st.lxd !== undefined : undefined;
+  } catch {
+    daemonFollows = undefined;
+  }
+  return { socket, reachable: true, containers, daemonFollows, line: overrideLine(stateDir) };
+}
+
 export interface GatherOptions {
   readonly stateDir: string;
   readonly configDir: string;
@@ -167,7 +206,9 @@ export async function gatherFacts(opts: GatherOptions): Promise<Facts> {
     const file = fileFact(path.join(opts.stateDir, name));
     return file === undefined ? [] : [{ name, file }];
   });
+  const lxdSockets = LXD_SOCKETS.filter((p) => fileFact(p)?.kind === 'socket');
   return {
+    lxd: lxdSockets[0] !== undefined ? await lxdFacts(lxdSockets[0], opts.stateDir) : undefined,
     root: process.getuid?.() === 0,
     kernelRelease: os.release(),
     notifSizes: probeNotifSizes(),
@@ -187,6 +228,6 @@ export async function gatherFacts(opts: GatherOptions): Promise<Facts> {
     daemon: connectProbe(path.join(opts.stateDir, 'seccomp.socket')),
     configDir: { path: opts.configDir, exists: fileFact(opts.configDir)?.kind === 'dir' },
     policies: policyFacts(opts.configDir),
-    lxdSockets: LXD_SOCKETS.filter((p) => fileFact(p)?.kind === 'socket'),
+    lxdSockets,
   };
 }
