@@ -13,6 +13,8 @@ export interface PolicySource {
    * ask another process (LXD) returns a promise the first time; it never rejects.
    */
   lookup(name: string, lxcPath?: string): Policy | Promise<Policy>;
+  /** A container's liblxc monitor connected (it is starting): a source may fetch ahead. */
+  prepare?(name: string, lxcPath?: string): void;
   close(): void;
 }
 
@@ -175,6 +177,10 @@ export class OverridePolicySource implements PolicySource {
       if (rest.length > 0) this.held.set(name, rest);
       else this.held.delete(name);
     };
+  }
+
+  prepare(name: string, lxcPath?: string): void {
+    this.fallback.prepare?.(name, lxcPath);
   }
 
   lookup(name: string, lxcPath?: string): Policy | Promise<Policy> {

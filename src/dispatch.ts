@@ -40,6 +40,11 @@ export class Dispatcher {
     this.auditLog = log;
   }
 
+  /** A container is starting: its policy may be fetched before its first request. */
+  prepare(name: string, lxcPath?: string): void {
+    this.policies.prepare?.(name, lxcPath);
+  }
+
   /**
    * Never throws or rejects. A handler that decides synchronously is answered
    * synchronously (the common decline path: no timer, no promise); otherwise the

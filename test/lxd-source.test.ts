@@ -247,3 +247,60 @@ t.test('the dispatcher waits for a policy being fetched, within the deadline', a
   const d2 = new Dispatcher({ ...defaultRegistry(), mknod: handler }, never, services, 50, silentLogger());
   t.same(await d2.answer(inc), CONTINUE, 'a lookup that never ends is answered CONTINUE at the deadline');
 });
+
+function writeBackup(containersDir: string, name: string, config: Record<string, string>, mode = 0o400): void {
+  const dir = path.join(containersDir, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const lines = Object.entries(config).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`);
+  const file = path.join(dir, 'backup.yaml');
+  fs.rmSync(file, { force: true });
+  fs.writeFileSync(file, `container:\n  config: {}\n  expanded_config:\n${lines.join('\n')}\n  name: ${name}\n`, { mode });
+  fs.chmodSync(file, mode);
+}
+
+t.test('a first request never waits for the API: LXD’s backup.yaml answers at once', async (t) => {
+  const { lxd, source, lxcPath } = await setup(t);
+  // The API would say otherwise: the request is decided on disk, the API read replaces it.
+  lxd.set('default', 'c1', { [`${I}mknod`]: 'true', [`${I}mount.allowed`]: 'xfs' });
+  writeBackup(lxcPath, 'c1', { [`${I}mknod`]: 'true', [`${I}mount.allowed`]: 'ext4', 'raw.lxc': 'x' });
+  const first = source.lookup('c1', lxcPath);
+  t.notOk(first instanceof Promise, 'synchronous');
+  t.same((first as Policy).mountAllowed, ['ext4']);
+  t.ok(await eventually(() => (source.lookup('c1', lxcPath) as Policy).mountAllowed[0] === 'xfs'), 'then the API’s answer');
+});
+
+t.test('backup.yaml is believed only when root-owned and not writable by others', async (t) => {
+  const { lxcPath } = await setup(t, { start: false });
+  const { readBackupConfig } = await import('../compat/lxd/source.js');
+  writeBackup(lxcPath, 'c1', { [`${I}mknod`]: 'true' });
+  t.same(readBackupConfig(lxcPath, 'c1'), { [`${I}mknod`]: 'true' });
+  writeBackup(lxcPath, 'c2', { [`${I}mknod`]: 'true' }, 0o666);
+  t.equal(readBackupConfig(lxcPath, 'c2'), undefined, 'group/other writable');
+  writeBackup(lxcPath, 'c3', { [`${I}mknod`]: 'true' });
+  fs.chownSync(path.join(lxcPath, 'c3', 'backup.yaml'), 100000, 100000);
+  t.equal(readBackupConfig(lxcPath, 'c3'), undefined, 'owned by the container’s root');
+  fs.mkdirSync(path.join(lxcPath, 'c4'));
+  fs.symlinkSync(path.join(lxcPath, 'c1', 'backup.yaml'), path.join(lxcPath, 'c4', 'backup.yaml'));
+  t.equal(readBackupConfig(lxcPath, 'c4'), undefined, 'a symlink');
+  fs.mkdirSync(path.join(lxcPath, 'c5'));
+  fs.writeFileSync(path.join(lxcPath, 'c5', 'backup.yaml'), ': not yaml [', { mode: 0o400 });
+  t.equal(readBackupConfig(lxcPath, 'c5'), undefined, 'not YAML');
+  t.equal(readBackupConfig(lxcPath, 'missing'), undefined);
+});
+
+t.test('LXD down: its copy on disk still serves', async (t) => {
+  const { source, lxcPath } = await setup(t, { start: false });
+  writeBackup(lxcPath, 'c1', { [`${I}setxattr`]: 'on' });
+  t.equal((source.lookup('c1', lxcPath) as Policy).setxattr, true);
+  t.equal((source.lookup('c1', lxcPath) as Policy).setxattr, true, 'again, without a storm of retries');
+});
+
+t.test('prepare: a starting container is fetched before its first request', async (t) => {
+  const { lxd, source, lxcPath } = await setup(t);
+  lxd.set('default', 'c1', { [`${I}mknod`]: 'true' });
+  source.prepare('c1', lxcPath);
+  source.prepare('c1', '/var/lib/lxc');
+  t.ok(await eventually(() => lxd.gets.length === 1), 'one GET, for LXD’s container only');
+  t.ok(await eventually(() => !(source.lookup('c1', lxcPath) instanceof Promise)));
+  t.equal((source.lookup('c1', lxcPath) as Policy).mknod, true);
+});

@@ -3,8 +3,15 @@
 // keys (mount.allowed, mount.fuse, mount.shift, bpf.devices) follow `lxc config set` at
 // once, while the intercept switches keep their value from the container's start (LXD
 // builds the seccomp filter from them then).
+//
+// A request must never wait for the API: LXD's instance GET asks the container's liblxc
+// monitor for its state, and that monitor is blocked waiting for our answer (LXD gives up
+// after 5 s). So a container's policy is fetched when its monitor connects, and a request
+// that comes first is decided on LXD's own copy of the config on disk (backup.yaml).
 
+import fs from 'node:fs';
 import path from 'node:path';
+import YAML from 'yaml';
 import { EMPTY_POLICY, INTERCEPT, KNOWN_KEYS, parsePolicy, type ParsedPolicy, type Policy } from '../keys.js';
 import type { PolicyLog, PolicySource } from '../policy-source.js';
 import type { LifecycleEvent, LxdClient } from './client.js';
@@ -32,6 +39,34 @@ export function policyFromConfig(config: Readonly<Record<string, string>>): Pars
   const keys: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) if (k.startsWith(INTERCEPT) && k in KNOWN_KEYS) keys[k] = v;
   return parsePolicy(keys);
+}
+
+/**
+ * The expanded config in LXD's `<containers>/<name>/backup.yaml`, which LXD rewrites on
+ * every change. Only a root-owned file that nobody else can write is believed.
+ */
+export function readBackupConfig(containersDir: string, lxcName: string): Record<string, string> | undefined {
+  const file = path.join(containersDir, lxcName, 'backup.yaml');
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.uid !== 0 || (st.mode & 0o022) !== 0 || st.size > 4 << 20) return undefined;
+    const doc = YAML.parse(fs.readFileSync(fd, 'utf8')) as { container?: { expanded_config?: unknown } } | null;
+    const cfg = doc?.container?.expanded_config;
+    if (cfg === null || typeof cfg !== 'object') return undefined;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(cfg as Record<string, unknown>)) if (typeof v === 'string') out[k] = v;
+    return out;
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Keys LXD reads on every request; everything else is fixed at the container's start. */
@@ -75,19 +110,36 @@ export class LxdPolicySource implements PolicySource {
     this.connect();
   }
 
-  lookup(name: string, lxcPath?: string): Policy | Promise<Policy> {
-    if (lxcPath !== this.containersDir) return this.fallback.lookup(name, lxcPath);
-    const e = this.cache.get(name);
-    if (e?.notLxd) return this.fallback.lookup(name, lxcPath);
-    if (e?.policy !== undefined) {
-      if (e.staleAfter !== undefined && Date.now() > e.staleAfter && e.pending === undefined) void this.fetch(name, e);
-      return e.policy;
-    }
-    if (e?.pending !== undefined) return e.pending;
-    if (Date.now() < this.downUntil) return EMPTY_POLICY;
+  /** A container's monitor connected: it is (re)starting, so its switches are read afresh, now. */
+  prepare(name: string, lxcPath?: string): void {
+    if (lxcPath !== this.containersDir) return;
     const entry: Entry = {};
     this.cache.set(name, entry);
-    return this.fetch(name, entry);
+    void this.fetch(name, entry);
+  }
+
+  lookup(name: string, lxcPath?: string): Policy | Promise<Policy> {
+    if (lxcPath !== this.containersDir) return this.fallback.lookup(name, lxcPath);
+    let e = this.cache.get(name);
+    if (e?.notLxd) return this.fallback.lookup(name, lxcPath);
+    if (e?.policy !== undefined) {
+      if (e.staleAfter !== undefined && Date.now() > Math.max(e.staleAfter, this.downUntil) && e.pending === undefined) void this.fetch(name, e);
+      return e.policy;
+    }
+    if (e === undefined) {
+      e = {};
+      this.cache.set(name, e);
+    }
+    if (e.pending === undefined && Date.now() >= this.downUntil) void this.fetch(name, e);
+    const onDisk = readBackupConfig(this.containersDir, name);
+    const parsed = onDisk !== undefined ? policyFromConfig(onDisk) : undefined;
+    if (parsed?.ok) {
+      e.atStart = parsed.policy;
+      e.policy = parsed.policy;
+      e.staleAfter = Date.now();
+      return parsed.policy;
+    }
+    return e.pending ?? EMPTY_POLICY;
   }
 
   /** Never rejects: on failure the entry keeps what it had (nothing: no interception). */

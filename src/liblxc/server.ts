@@ -137,6 +137,11 @@ class Connection {
   ) {
     this.kept = server.store?.added(fd, peer, name);
     this.log = server.opts.log.child({ monitor: peer.pid });
+    if (name === undefined) {
+      // A new monitor: its container is starting, and its first calls may come at once.
+      const id = monitorIdentity(peer.pid);
+      if (id !== undefined) server.opts.dispatcher.prepare(id.name, id.lxcPath);
+    }
     this.watcher = watchFd(fd, { readable: true, disconnect: true }, (status, ev) => {
       if (status < 0) this.close(`poll error ${status}`);
       else if (ev.readable) this.readAll();
