@@ -18,6 +18,10 @@ export function renderStatus(r: Record<string, unknown>): string {
   lines.push('', `latency of the last ${lat.samples ?? 0} requests (µs): p50 ${fmt(lat.p50)}  p90 ${fmt(lat.p90)}  p99 ${fmt(lat.p99)}  max ${fmt(lat.max)}`);
   const h = (r.helpers ?? {}) as Counts;
   lines.push(`helpers: ${h.running ?? 0} running, ${h.restarts ?? 0} restarts`);
+  const lxd = r.lxd as { socket: string; following: boolean; containers: number } | undefined;
+  if (lxd !== undefined) {
+    lines.push(`lxd: ${lxd.socket}, ${lxd.following ? 'following its events' : 'event stream down (re-reading every second)'}, ${lxd.containers} container(s) known`);
+  }
   return lines.join('\n');
 }
 
