@@ -24,7 +24,7 @@ import { treeUsage, usage } from './lib/proc.js';
 import { summarize } from './lib/stats.js';
 import { writeReport, markdown, type CaseReport, type Report, type TargetCheck } from './report.js';
 import { LxcTarget, destroyBenchContainer, lxcConfig, startBenchContainer, withProxy } from './target-lxc.js';
-import { Lxd } from './target-lxd.js';
+import { Lxd, launchLxdTarget } from './target-lxd.js';
 import { OciTarget, Runc, createBundle } from './target-oci.js';
 import { parseCallerOutput } from './target.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
@@ -171,7 +171,7 @@ async function main(): Promise<Report> {
     try {
       const lxd = await Lxd.start(base, log);
       cleanups.push(() => lxd.stop(log));
-      lxcTargets.push(lxd.launch('icdb-lxd', caller));
+      lxcTargets.push(launchLxdTarget(lxd, 'icdb-lxd', caller));
       log('LXD container icdb-lxd running');
     } catch (err) {
       lxdNote = (err as Error).message;

@@ -377,14 +377,14 @@ export function createContainer(opts: ContainerOptions): Container {
   return c;
 }
 
-const probeSource = (() => {
-  // From integration/lib/ (tap runs the .ts) or dist/integration/lib/ (tsc output).
-  const candidates = ['../probe/probe.c', '../../../integration/probe/probe.c']
+/** integration/probe/<file>, from integration/lib/ (tap runs the .ts) or dist/integration/lib/ (tsc output). */
+function probeFile(file: string): string {
+  const candidates = [`../probe/${file}`, `../../../integration/probe/${file}`]
     .map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
-})();
+}
 
-function compileProbe(outDir: string, name: string, extraFlags: string[]): string {
+function compileProbe(outDir: string, name: string, extraFlags: string[], probeSource = probeFile('probe.c')): string {
   const out = join(outDir, name);
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(probeSource).mtimeMs) return out;
   mkdirSync(outDir, { recursive: true });
@@ -408,4 +408,9 @@ export function buildProbe(outDir: string): string {
 /** Builds (if stale) the static i386 probe; returns <outDir>/probe32. */
 export function buildProbe32(outDir: string): string {
   return compileProbe(outDir, 'probe32', ['-m32']);
+}
+
+/** Builds (if stale) the static case list of the LXD differential test; returns <outDir>/lxd-diff. */
+export function buildLxdDiffProbe(outDir: string): string {
+  return compileProbe(outDir, 'lxd-diff', [], probeFile('lxd-diff.c'));
 }
