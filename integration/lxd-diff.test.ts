@@ -70,7 +70,10 @@ const EXPECTED: Record<string, { defect: string; reason: string }> = {
   'shift-off/mount-missing-source': { defect: '§13 #24', reason: "LXD CONTINUEs a failed mount, so the kernel's EPERM replaces ENOENT" },
   'on/bpf-load-120': { defect: '§13 #11', reason: 'LXD installs the program fd without close-on-exec' },
   'on/bpf-load-72': { defect: '§13 #11', reason: 'LXD installs the program fd without close-on-exec' },
-  'on/bpf-user-load-120': { defect: '§13 #11', reason: 'LXD installs the program fd without close-on-exec' },
+  'on/bpf-user-load-120': {
+    defect: 'interceptd',
+    reason: 'LXD loads a device program for a container user without capabilities; interceptd asks what the kernel asks (CAP_BPF or CAP_SYS_ADMIN in the container)',
+  },
   'on/bpf-attach-load': { defect: '§13 #11', reason: 'LXD installs the program fd without close-on-exec' },
   'on/bpf-load-144': { defect: '§13 #18', reason: "LXD refuses an attr larger than its compiled union bpf_attr (Debian 12's is 144 bytes)" },
   'on/bpf-load-rejected-by-verifier': { defect: '§13 #24', reason: "LXD CONTINUEs a failed load (EPERM); interceptd returns the verifier's errno" },

@@ -55,9 +55,11 @@ export function parseTaskStatus(text: string): TaskStatus | undefined {
 export const CAP_DAC_OVERRIDE = 1;
 export const CAP_DAC_READ_SEARCH = 2;
 export const CAP_FOWNER = 3;
+export const CAP_NET_ADMIN = 12;
 export const CAP_SYS_ADMIN = 21;
 export const CAP_SYS_NICE = 23;
 export const CAP_MKNOD = 27;
+export const CAP_BPF = 39;
 
 export function hasCap(caps: bigint, cap: number): boolean {
   return ((caps >> BigInt(cap)) & 1n) === 1n;

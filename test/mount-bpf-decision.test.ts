@@ -121,3 +121,17 @@ t.test('bpf_attr: PROG_ATTACH/DETACH', async (t) => {
   t.match(decodeProgAttach(rel), { ok: false });
   t.same(decodeProgAttach(encodeProgAttach(d.value)), { ok: true, value: d.value });
 });
+
+t.test('bpf caller: the capabilities the kernel asks for, in the container’s own user namespace', async (t) => {
+  const { decideCaller } = await import('../src/handlers/bpf.js');
+  const { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, capBit } = await import('../protocol/proc-status.js');
+  const status = (capEff: bigint) => ({ euid: 0, egid: 0, fsuid: 0, fsgid: 0, capEff, umask: 0o22, groups: [] }) as unknown as Parameters<typeof decideCaller>[0];
+  t.equal(decideCaller(status(capBit(CAP_SYS_ADMIN)), true, 'load'), undefined, 'container root');
+  t.equal(decideCaller(status(capBit(CAP_SYS_ADMIN)), true, 'attach'), undefined);
+  t.equal(decideCaller(status(capBit(CAP_BPF)), true, 'load'), undefined, 'CAP_BPF loads');
+  t.match(decideCaller(status(capBit(CAP_BPF)), true, 'attach'), { kind: 'decline', reason: /CAP_NET_ADMIN/ }, 'but does not attach');
+  t.equal(decideCaller(status(capBit(CAP_NET_ADMIN)), true, 'attach'), undefined, 'CAP_NET_ADMIN attaches');
+  t.match(decideCaller(status(0n), true, 'load'), { kind: 'decline', reason: /CAP_BPF and CAP_SYS_ADMIN/ }, 'a plain container user');
+  t.match(decideCaller(status(capBit(CAP_SYS_ADMIN)), false, 'load'), { kind: 'decline', reason: /user namespace/ }, 'a nested user namespace');
+  t.match(decideCaller(undefined, true, 'load'), { kind: 'decline' }, 'a caller that is gone');
+});

@@ -30,7 +30,9 @@ import type { Policy } from '../../compat/keys.js';
 import { addressOf } from '../../native/libc.js';
 import { bpf, cgroupWithin, isCgroup2Dir, pidfdGetfd } from '../../native/bpf.js';
 import { O_CLOEXEC, notifAddFd, notifIdValid } from '../../native/seccomp.js';
-import { pidfdOpen, readProcText } from '../../native/process.js';
+import { pidfdOpen, readProcText, readTaskStatus } from '../../native/process.js';
+import { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, hasCap, type TaskStatus } from '../../protocol/proc-status.js';
+import { inContainerUserns } from './caller.js';
 import { closeFd } from '../../native/unix-socket.js';
 import { unifiedMount } from '../cgroup/locate.js';
 import { declined } from './decision.js';
@@ -55,6 +57,22 @@ export function decideLoad(p: ProgLoad): Decision {
   return { kind: 'load' };
 }
 
+/**
+ * The rule on the caller: what the kernel asks of a privileged caller (CAP_BPF or
+ * CAP_SYS_ADMIN to load, CAP_NET_ADMIN or CAP_SYS_ADMIN to attach), held in the
+ * container's own user namespace. Without it a container user could fence devices
+ * off from the container's root.
+ */
+export function decideCaller(status: TaskStatus | undefined, inContainerUserns: boolean, kind: 'load' | 'attach'): Decision | undefined {
+  if (status === undefined) return decline('caller status unreadable');
+  if (!inContainerUserns) return decline("caller is not in the container's user namespace");
+  const other = kind === 'load' ? CAP_BPF : CAP_NET_ADMIN;
+  if (!hasCap(status.capEff, CAP_SYS_ADMIN) && !hasCap(status.capEff, other)) {
+    return decline(`caller lacks ${kind === 'load' ? 'CAP_BPF' : 'CAP_NET_ADMIN'} and CAP_SYS_ADMIN`);
+  }
+  return undefined;
+}
+
 export function decideAttach(a: ProgAttach): Decision {
   if (a.attachType !== BPF_CGROUP_DEVICE) return decline(`attach type ${a.attachType} is not BPF_CGROUP_DEVICE`);
   return { kind: 'attach' };
@@ -67,6 +85,8 @@ function handle(req: Request, services: Services): Answer {
   const size = argUint32(notif.args[2]!);
   const rule = decideCommand(cmd, size, req.policy);
   if (rule.kind === 'decline') return declined(req, rule.reason);
+  const caller = decideCaller(readTaskStatus(target.procFd), inContainerUserns(req), rule.kind);
+  if (caller !== undefined && caller.kind === 'decline') return declined(req, caller.reason);
   const attr = target.memory.read(argLong(req.syscall.abi, notif.args[1]!), size);
   if (!attr.ok) return declined(req, `attr unreadable (errno ${attr.errno})`);
   return rule.kind === 'load' ? load(req, services, attr.bytes) : attach(req, cmd, attr.bytes);
