@@ -250,4 +250,21 @@ if (why) {
     }, null, 2));
     t.comment(`${report.length} differences, all in the table: ${path.join(base, 'differences.json')}`);
   });
+
+  t.test('after the switch: doctor says who serves, and the intercept switches wait for a restart as in LXD', async (t) => {
+    if (!served) return t.fail('phase B was not served');
+    const doctor = JSON.parse(cli(['doctor', '--json', '--state-dir', stateDir]).stdout) as { check: string; verdict: string; detail: string }[];
+    t.match(doctor.find((r) => r.check === 'LXD/Incus'), { verdict: 'ok', detail: new RegExp(`served by interceptd: ${NAME}\\b`) });
+    const mknod = (): string => {
+      const r = c.exec(['sh', '-c', 'rm -f /tmp/sw; mknod /tmp/sw c 1 3 && echo made; rm -f /tmp/sw']);
+      return `${r.stdout}${r.stderr}`.trim();
+    };
+    t.equal(mknod(), 'made');
+    c.set(`${I}mknod`, 'false');
+    // LXD built the filter at start; interceptd keeps the switch read then, as LXD does.
+    t.equal(mknod(), 'made', 'switched off without a restart: still served');
+    c.restart();
+    t.match(mknod(), /Operation not permitted/, 'after the restart the kernel refuses (no notify rule any more)');
+    c.set(`${I}mknod`, 'true');
+  });
 }
