@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  HELPER_FLAG_GONE,
   HELPER_REPLY_SIZE,
   decodeHelperReply,
   encodeMknod,
@@ -23,7 +24,8 @@ import {
 import { watchFd, type FdWatcher } from './poll.js';
 import { MessageReceiver, closeFd, sendMessage, socketPair } from './unix-socket.js';
 
-export type HelperErrorCode = 'ICD_HELPER_TIMEOUT' | 'ICD_HELPER_DIED' | 'ICD_HELPER_SEND' | 'ICD_HELPER_CLOSED';
+/** ICD_TARGET_GONE: the request is no longer pending (the caller was killed or interrupted); nothing was done. */
+export type HelperErrorCode = 'ICD_HELPER_TIMEOUT' | 'ICD_HELPER_DIED' | 'ICD_HELPER_SEND' | 'ICD_HELPER_CLOSED' | 'ICD_TARGET_GONE';
 
 export class HelperError extends Error {
   readonly code: HelperErrorCode;
@@ -192,7 +194,11 @@ export class HelperClient implements Helper {
         this.kill(reply.error);
         return;
       }
-      this.settle(reply.value.seq, reply.value);
+      if ((reply.value.flags & HELPER_FLAG_GONE) !== 0) {
+        this.settle(reply.value.seq, new HelperError('ICD_TARGET_GONE', `the caller was killed or interrupted (helper errno ${reply.value.errno})`));
+      } else {
+        this.settle(reply.value.seq, reply.value);
+      }
     }
   }
 

@@ -31,6 +31,8 @@ export const MountMode = { PLAIN: 0, IDMAPPED: 1, FUSE: 2 } as const;
 export const HELPER_FLAG_BOUND = 1;
 /** Reply flag: not the helper's to do (e.g. a file the container does not own): answer CONTINUE. */
 export const HELPER_FLAG_DECLINE = 2;
+/** Reply flag: the request failed because it is no longer pending (the caller was killed or interrupted); nothing was done. */
+export const HELPER_FLAG_GONE = 4;
 
 /** Who the helper acts as: the caller's credentials, as /proc/<tid>/status reports them. */
 export interface CallerCreds {

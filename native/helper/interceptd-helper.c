@@ -44,6 +44,7 @@
 #define MAX_FDS 4
 #define RESP_BOUND 1u   /* mknod: a host node was bind-mounted over the created one */
 #define RESP_DECLINE 2u /* not ours to do: the daemon answers CONTINUE and the kernel decides */
+#define RESP_GONE 4u    /* failed because the request is no longer pending (caller killed or interrupted) */
 
 #define SECCOMP_IOCTL_NOTIF_ID_VALID 0x40082102UL
 
@@ -760,6 +761,10 @@ int main(int argc, char **argv)
 				err = do_mount(msg, (size_t)n, fds[0], fds[1], id);
 			else if (op == OP_SCHED && nfds == 2)
 				err = do_sched(msg, (size_t)n, fds[0], fds[1], id, rd32(msg + 24));
+			/* A caller killed or interrupted meanwhile fails the request (ESRCH or ENOENT
+			 * from its /proc, ENOENT from ID_VALID): not an answer to its call. */
+			if (err && op != OP_PING && nfds == 2 && id_valid(fds[1], id) == ENOENT)
+				flags |= RESP_GONE;
 		}
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);

@@ -17,3 +17,16 @@ export function declined(req: Request, reason: string): Answer {
   if (req.debug) req.log.debug({ reason }, 'declined');
   return CONTINUE;
 }
+
+/**
+ * The request is no longer pending: its caller was killed, or a signal interrupted the
+ * call (which the kernel may restart as a new request). The dispatcher answers CONTINUE,
+ * which reaches no one, logs it at debug level and counts it as a failure.
+ */
+export class TargetGoneError extends Error {
+  readonly code = 'ICD_TARGET_GONE';
+  constructor(reason: string) {
+    super(`the caller cannot be reached: ${reason}`);
+    this.name = 'TargetGoneError';
+  }
+}

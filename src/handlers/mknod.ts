@@ -3,7 +3,7 @@
 
 import { match, P } from 'ts-pattern';
 import { CONTINUE, OK, errno, type Answer } from '../../protocol/answer.js';
-import { AT_FDCWD, PATH_MAX, S_IFCHR, S_IFMT } from '../../protocol/constants.js';
+import { AT_FDCWD, Errno, PATH_MAX, S_IFCHR, S_IFMT } from '../../protocol/constants.js';
 import { decodeDev } from '../../protocol/dev.js';
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_MKNOD, capBit, hasCap, type TaskStatus } from '../../protocol/proc-status.js';
 import { argInt32, argUint16, argUint32 } from '../../protocol/seccomp.js';
@@ -11,7 +11,7 @@ import type { Policy } from '../../compat/keys.js';
 import { notifIdValid } from '../../native/seccomp.js';
 import { readTaskStatus } from '../../native/process.js';
 import { callerCreds, inContainerUserns } from './caller.js';
-import { EMULATE, decline, declined, type Decision } from './decision.js';
+import { EMULATE, TargetGoneError, decline, declined, type Decision } from './decision.js';
 import type { Handler, KernelFeatures, Request, Services } from './types.js';
 
 export interface MknodArgs {
@@ -66,13 +66,17 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
   if (rule.kind === 'decline') return declined(req, rule.reason);
   // A path the kernel itself would refuse (EFAULT, ENAMETOOLONG) is left to the kernel.
   const path = target.memory.readString(args.pathPtr, PATH_MAX);
+  if (!path.ok && path.errno === Errno.ESRCH) throw new TargetGoneError('no process has its pid');
   if (!path.ok) return declined(req, `path unreadable (errno ${path.errno})`);
+  // Memory is read by pid, which another process may have taken since: the /proc fd
+  // still names the caller, and it is unreadable once the caller is gone.
   const status = readTaskStatus(target.procFd);
-  if (status === undefined) return CONTINUE;
+  if (status === undefined) throw new TargetGoneError('its /proc status is unreadable');
   const caller = decideCaller(status, inContainerUserns(req), args.dev === 0);
   if (caller.kind === 'decline') return declined(req, caller.reason);
   // What was read is only known to be the caller's while the request is still pending.
-  if (target.listenerFd < 0 || !notifIdValid(target.listenerFd, notif.id)) return CONTINUE;
+  if (target.listenerFd < 0) return CONTINUE;
+  if (!notifIdValid(target.listenerFd, notif.id)) throw new TargetGoneError('the request is no longer pending');
   return emulate(req, services, args, status, path.bytes);
 }
 

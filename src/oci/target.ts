@@ -12,19 +12,11 @@ import { TargetMemory } from '../../native/memory.js';
 import { pidfdOpen } from '../../native/process.js';
 import { notifIdValid } from '../../native/seccomp.js';
 import { closeFd } from '../../native/unix-socket.js';
+import { TargetGoneError } from '../handlers/decision.js';
 import type { Target } from '../handlers/types.js';
 
 const DIRECTORY = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY;
 const ESRCH = 3;
-
-/** The caller went away or cannot be reached: the request is answered CONTINUE. */
-export class TargetGoneError extends Error {
-  readonly code = 'ICD_TARGET_GONE';
-  constructor(reason: string) {
-    super(`the caller cannot be reached: ${reason}`);
-    this.name = 'TargetGoneError';
-  }
-}
 
 export class OciTarget implements Target {
   readonly memory: TargetMemory;
