@@ -19,6 +19,13 @@
  *   probe fsopen TYPE | mount SOURCE TARGET FSTYPE [FLAGS] [DATA] | pause
  *   probe sysinfo [badptr|readonly|straddle] | bench-sysinfo N  (every field, and
  *                                  whether the bytes after the struct survived)
+ *   probe sigusr1 restart|norestart <op...>      (a SIGUSR1 handler, with or without
+ *                                  SA_RESTART; the op's line adds "signals":N)
+ *   probe mknod-fixed PATH TYPE MAJOR MINOR [MODE]  (PATH at a fixed address)
+ *   probe impostor HOSTPID DIR PATH [NSPID INITPID]  (host root only: a process with
+ *                                  that host pid, and NSPID in INITPID's pid and mount
+ *                                  namespaces; cwd DIR, PATH at the fixed address;
+ *                                  prints its line, then waits to be killed)
  *
  * Syscalls go through syscall(SYS_*) so that libc never rewrites them
  * (glibc turns mknod() into mknodat()); it builds for x86_64 and i386.
@@ -30,11 +37,14 @@
 #include <pthread.h>
 #include <sched.h>
 #include <linux/bpf.h>
+#include <linux/sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -43,6 +53,7 @@
 #include <unistd.h>
 
 static int in_thread;
+static volatile sig_atomic_t signals = -1; /* -1: no handler installed */
 
 static const char *errname(int e)
 {
@@ -57,11 +68,14 @@ static const char *errname(int e)
 /* Prints {"op":..,"ret":..,"errno":..,"err":..<extra>} and a newline. */
 static void emit(const char *op, long ret, int err, const char *extra)
 {
+	char sigs[32] = "";
 	if (ret >= 0)
 		err = 0;
-	printf("{\"op\":\"%s\",\"ret\":%ld,\"errno\":%d,\"err\":\"%s\"%s%s}\n",
+	if (signals >= 0)
+		snprintf(sigs, sizeof sigs, ",\"signals\":%d", (int)signals);
+	printf("{\"op\":\"%s\",\"ret\":%ld,\"errno\":%d,\"err\":\"%s\"%s%s%s}\n",
 	       op, ret, err, errname(err), in_thread ? ",\"thread\":true" : "",
-	       extra ? extra : "");
+	       sigs, extra ? extra : "");
 	fflush(stdout);
 }
 
@@ -529,6 +543,112 @@ static void op_mount(int argc, char **argv)
 
 static void run(int argc, char **argv);
 
+static void on_signal(int sig)
+{
+	(void)sig;
+	signals++;
+}
+
+/* sigusr1 restart|norestart <op...>: the op runs with a SIGUSR1 handler installed. */
+static void op_sigusr1(int argc, char **argv)
+{
+	struct sigaction sa;
+	if (argc < 2 || (strcmp(argv[0], "restart") && strcmp(argv[0], "norestart")))
+		usage();
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sa.sa_flags = strcmp(argv[0], "restart") ? 0 : SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	signals = 0;
+	if (sigaction(SIGUSR1, &sa, NULL)) {
+		emit("sigusr1", -1, errno, ",\"stage\":\"sigaction\"");
+		return;
+	}
+	run(argc - 1, argv + 1);
+}
+
+/* The same address in every probe: a process that reuses a caller's pid can hold another path there. */
+#define FIXED_ADDR 0x100000000000ULL
+
+static char *fixed_path(const char *path)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *p = mmap((void *)(uintptr_t)FIXED_ADDR, pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	snprintf(p, pg, "%s", path);
+	return p;
+}
+
+/* mknod-fixed PATH TYPE MAJOR MINOR [MODE]: mknod with PATH at FIXED_ADDR. */
+static void op_mknod_fixed(int argc, char **argv)
+{
+	if (argc < 4)
+		usage();
+	char *p = fixed_path(argv[0]);
+	if (!p) {
+		emit("mknod-fixed", -1, errno, ",\"stage\":\"mmap\"");
+		return;
+	}
+	long r = syscall(SYS_mknod, p, mode_arg(argc - 1, argv + 1), dev_arg(argv[2], argv[3]));
+	emit("mknod-fixed", r, errno, NULL);
+}
+
+/*
+ * impostor HOSTPID DIR PATH [NSPID INITPID]: run by host root. Creates a process whose
+ * pid is HOSTPID on the host (and NSPID in INITPID's pid namespace, whose mount
+ * namespace it also enters), with cwd DIR and PATH at FIXED_ADDR: what a dead caller's
+ * pid, reused, would name. The child prints the line; this process waits for it.
+ */
+static void op_impostor(int argc, char **argv)
+{
+	pid_t tids[2];
+	struct clone_args ca;
+	char ns[64], extra[64];
+	int levels = 1;
+	if (argc != 3 && argc != 5)
+		usage();
+	tids[0] = (pid_t)parse_num(argv[0], 10);
+	if (argc == 5) {
+		const char *kinds[] = { "pid", "mnt" };
+		int types[] = { CLONE_NEWPID, CLONE_NEWNS };
+		for (int i = 0; i < 2; i++) {
+			snprintf(ns, sizeof ns, "/proc/%s/ns/%s", argv[4], kinds[i]);
+			int fd = open(ns, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || setns(fd, types[i])) {
+				emit("impostor", -1, errno, ",\"stage\":\"setns\"");
+				return;
+			}
+			close(fd);
+		}
+		/* set_tid lists the innermost namespace first. */
+		tids[1] = tids[0];
+		tids[0] = (pid_t)parse_num(argv[3], 10);
+		levels = 2;
+	}
+	memset(&ca, 0, sizeof ca);
+	ca.exit_signal = SIGCHLD;
+	ca.set_tid = (uint64_t)(uintptr_t)tids;
+	ca.set_tid_size = (uint64_t)levels;
+	long child = syscall(SYS_clone3, &ca, sizeof ca);
+	if (child < 0) {
+		emit("impostor", -1, errno, ",\"stage\":\"clone3\"");
+		return;
+	}
+	if (child == 0) {
+		if (chdir(argv[1]) || !fixed_path(argv[2])) {
+			emit("impostor", -1, errno, ",\"stage\":\"setup\"");
+			_exit(1);
+		}
+		snprintf(extra, sizeof extra, ",\"pid\":%d", (int)getpid());
+		emit("impostor", 0, 0, extra);
+		pause();
+		_exit(0);
+	}
+	waitpid((pid_t)child, NULL, 0);
+}
+
 struct thread_args {
 	int argc;
 	char **argv;
@@ -611,6 +731,12 @@ static void run(int argc, char **argv)
 		op_mount(argc, argv);
 	} else if (!strcmp(op, "fsopen")) {
 		op_fsopen(argc, argv);
+	} else if (!strcmp(op, "sigusr1")) {
+		op_sigusr1(argc, argv);
+	} else if (!strcmp(op, "mknod-fixed")) {
+		op_mknod_fixed(argc, argv);
+	} else if (!strcmp(op, "impostor")) {
+		op_impostor(argc, argv);
 	} else if (!strcmp(op, "badptr")) {
 		op_badptr();
 	} else if (!strcmp(op, "longpath")) {
