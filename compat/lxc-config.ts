@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import { yaml } from './yaml.js';
 import { applyAssignments, parsePolicy, needsInterception, type Policy } from './keys.js';
 import { generateProfile } from './profile.js';
 import { parsePolicyText, policyFile, validContainerName } from './policy-source.js';
@@ -35,7 +35,7 @@ function readCurrent(file: string): { config: Record<string, string>; errors: st
   }
   const parsed = parsePolicyText(text);
   if (!parsed.ok) return { config: {}, errors: parsed.errors.map((e) => `${file}: ${e}`) };
-  const doc = (YAML.parse(text) ?? {}) as Record<string, unknown>;
+  const doc = (yaml().parse(text) ?? {}) as Record<string, unknown>;
   return { config: Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, String(v)])), errors: [] };
 }
 
@@ -60,7 +60,7 @@ export function lxcConfig(req: LxcConfigRequest): LxcConfigResult {
   const socket = path.join(req.stateDir, 'seccomp.socket');
   if (Buffer.byteLength(socket) > 107) return { ok: false, errors: [`socket path ${socket} is longer than 107 bytes`] };
   const sorted = Object.fromEntries(Object.entries(config).sort(([a], [b]) => a.localeCompare(b)));
-  writeAtomic(file, YAML.stringify(sorted, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' }), 0o644);
+  writeAtomic(file, yaml().stringify(sorted, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' }), 0o644);
   const profile = profilePath(req.configDir, req.name);
   writeAtomic(profile, generateProfile(parsed.policy), 0o644);
   const lines = [`lxc.seccomp.profile = ${profile}`];

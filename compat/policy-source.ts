@@ -3,7 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import { yaml } from './yaml.js';
 import { EMPTY_POLICY, parsePolicy, type ParsedPolicy, type Policy } from './keys.js';
 
 export interface PolicySource {
@@ -32,7 +32,7 @@ export function validContainerName(name: string): boolean {
 export function parsePolicyText(text: string): ParsedPolicy {
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    doc = yaml().parse(text);
   } catch (err) {
     return { ok: false, errors: [`not valid YAML: ${(err as Error).message}`] };
   }

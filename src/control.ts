@@ -3,7 +3,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { Packr } from 'msgpackr';
+import { createRequire } from 'node:module';
+import type { Packr } from 'msgpackr';
 import { watchFd, type FdWatcher } from '../native/poll.js';
 import { MessageReceiver, closeFd, connectUnix, listenUnix, sendMessage } from '../native/unix-socket.js';
 import { acceptRootPeers } from './core/accept.js';
@@ -13,8 +14,16 @@ import { removeStaleSocket } from './core/state-dir.js';
 export const CONTROL_SOCKET = 'control.socket';
 const MAX_FRAME = 256 * 1024;
 
-// Plain msgpack (no record extension), so other tools can read the frames.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+// Plain msgpack (no record extension), so other tools can read the frames. Loaded on the
+// first frame: start-up should not pay for a socket that may never be used.
+let packrInstance: Packr | undefined;
+function packr(): Packr {
+  if (packrInstance === undefined) {
+    const { Packr: P } = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
+    packrInstance = new P({ useRecords: false, mapsAsObjects: true });
+  }
+  return packrInstance;
+}
 
 export type ControlRequest = { readonly cmd: 'status' } | { readonly cmd: 'reload' };
 export type ControlReply = { readonly ok: true; readonly [k: string]: unknown } | { readonly ok: false; readonly error: string };
@@ -60,13 +69,13 @@ export class ControlServer {
       if (got.kind === 'eof') return this.drop(fd);
       let reply: ControlReply;
       try {
-        const req = packr.unpack(this.rx.data.subarray(0, got.length)) as ControlRequest;
+        const req = packr().unpack(this.rx.data.subarray(0, got.length)) as ControlRequest;
         reply = this.handle(req);
       } catch (err) {
         reply = { ok: false, error: `bad request: ${(err as Error).message}` };
       }
       try {
-        sendMessage(fd, packr.pack(reply));
+        sendMessage(fd, packr().pack(reply));
       } catch (err) {
         this.log.warn({ err }, 'control reply failed');
         return this.drop(fd);
@@ -92,12 +101,12 @@ export class ControlServer {
 export async function controlRequest(stateDir: string, req: ControlRequest, timeoutMs = 5000): Promise<ControlReply> {
   const fd = connectUnix(path.join(stateDir, CONTROL_SOCKET));
   try {
-    sendMessage(fd, packr.pack(req));
+    sendMessage(fd, packr().pack(req));
     const rx = new MessageReceiver(MAX_FRAME, 1);
     const until = Date.now() + timeoutMs;
     for (;;) {
       const got = rx.recv(fd);
-      if (got.kind === 'message') return packr.unpack(rx.data.subarray(0, got.length)) as ControlReply;
+      if (got.kind === 'message') return packr().unpack(rx.data.subarray(0, got.length)) as ControlReply;
       if (got.kind === 'eof') throw new Error('the daemon closed the control connection');
       if (Date.now() > until) throw new Error('the daemon did not answer');
       await new Promise((r) => setTimeout(r, 5));

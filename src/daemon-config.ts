@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import { yaml } from '../compat/yaml.js';
 
 export const DAEMON_CONFIG = 'interceptd.yaml';
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
@@ -20,7 +20,7 @@ export type ParsedSettings = { readonly ok: true; readonly settings: DaemonSetti
 export function parseDaemonConfig(text: string): ParsedSettings {
   let doc: unknown;
   try {
-    doc = YAML.parse(text) ?? {};
+    doc = yaml().parse(text) ?? {};
   } catch (err) {
     return { ok: false, errors: [`not valid YAML: ${(err as Error).message}`] };
   }

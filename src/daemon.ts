@@ -14,7 +14,7 @@ import { TakeoverServer, takeOver, type Handed, type HandoverSource } from './ta
 import { InflightTable, Keeper, KeptSockets } from './keeper.js';
 import { pino } from 'pino';
 import { ControlServer } from './control.js';
-import { MetricsServer } from './metrics.js';
+import type { MetricsServer } from './metrics.js';
 import { readDaemonConfig } from './daemon-config.js';
 import { VERSION } from './version.js';
 import { errno } from '../protocol/answer.js';
@@ -210,6 +210,8 @@ export class Daemon {
     );
     this.control.listen();
     if (this.opts.metricsListen !== undefined) {
+      // prom-client costs ~50 ms to load: only a daemon that serves metrics pays it.
+      const { MetricsServer } = await import('./metrics.js');
       this.metrics = new MetricsServer(
         this.opts.metricsListen,
         {

@@ -298,9 +298,12 @@ t.test('LXD down: its copy on disk still serves', async (t) => {
 t.test('prepare: a starting container is fetched before its first request', async (t) => {
   const { lxd, source, lxcPath } = await setup(t);
   lxd.set('default', 'c1', { [`${I}mknod`]: 'true' });
+  t.ok(await eventually(() => lxd.streams === 1), 'the event stream is up (its start re-reads known containers)');
   source.prepare('c1', lxcPath);
   source.prepare('c1', '/var/lib/lxc');
   t.ok(await eventually(() => lxd.gets.length === 1), 'one GET, for LXD’s container only');
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(lxd.gets, ['/1.0/instances/c1?project=default']);
   t.ok(await eventually(() => !(source.lookup('c1', lxcPath) instanceof Promise)));
   t.equal((source.lookup('c1', lxcPath) as Policy).mknod, true);
 });

@@ -2,7 +2,7 @@
 // reads: one instance's expanded config, the instance list, and the lifecycle events.
 
 import http from 'node:http';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 
 export type LxdErrorCode = 'ICD_LXD_UNREACHABLE' | 'ICD_LXD_HTTP' | 'ICD_LXD_PROTOCOL';
 
@@ -121,25 +121,45 @@ export class LxdClient {
    * stream is up; `onClose` once when it ends for any reason.
    */
   events(handlers: { onOpen(): void; onEvent(e: LifecycleEvent): void; onClose(err?: Error): void }): { close(): void } {
-    const ws = new WebSocket(`ws+unix://${this.socketPath}:/1.0/events?type=lifecycle&all-projects=true`, {
-      handshakeTimeout: this.timeoutMs,
-      maxPayload: MAX_BODY,
-    });
-    let failure: Error | undefined;
-    ws.on('open', () => handlers.onOpen());
-    ws.on('message', (data: WebSocket.RawData) => {
-      let e: { type?: unknown; project?: unknown; metadata?: { action?: unknown; source?: unknown } };
-      try {
-        e = JSON.parse(data.toString()) as typeof e;
-      } catch {
-        return;
-      }
-      const m = e.metadata;
-      if (e.type !== 'lifecycle' || m === undefined || typeof m.action !== 'string' || typeof m.source !== 'string') return;
-      handlers.onEvent({ action: m.action, source: m.source, project: typeof e.project === 'string' && e.project !== '' ? e.project : 'default' });
-    });
-    ws.on('error', (err) => (failure = err));
-    ws.on('close', () => handlers.onClose(failure));
-    return { close: () => ws.terminate() };
+    let ws: WebSocket | undefined;
+    let closed = false;
+    // `ws` costs ~50 ms to load: only a daemon that follows LXD pays it, after start-up.
+    import('ws').then(
+      ({ default: WS }) => {
+        if (closed) return;
+        ws = new WS(`ws+unix://${this.socketPath}:/1.0/events?type=lifecycle&all-projects=true`, {
+          handshakeTimeout: this.timeoutMs,
+          maxPayload: MAX_BODY,
+        });
+        let failure: Error | undefined;
+        ws.on('open', () => handlers.onOpen());
+        ws.on('message', (data: WebSocket.RawData) => {
+          const e = parseEvent(data.toString());
+          if (e !== undefined) handlers.onEvent(e);
+        });
+        ws.on('error', (err) => (failure = err));
+        ws.on('close', () => handlers.onClose(failure));
+      },
+      (err: Error) => handlers.onClose(err),
+    );
+    return {
+      close: () => {
+        closed = true;
+        ws?.terminate();
+      },
+    };
   }
+}
+
+/** One frame of the event stream → a lifecycle event, or undefined for anything else. */
+export function parseEvent(text: string): LifecycleEvent | undefined {
+  let e: { type?: unknown; project?: unknown; metadata?: { action?: unknown; source?: unknown } };
+  try {
+    e = JSON.parse(text) as typeof e;
+  } catch {
+    return undefined;
+  }
+  const m = e?.metadata;
+  if (e?.type !== 'lifecycle' || m === undefined || m === null || typeof m.action !== 'string' || typeof m.source !== 'string') return undefined;
+  return { action: m.action, source: m.source, project: typeof e.project === 'string' && e.project !== '' ? e.project : 'default' };
 }

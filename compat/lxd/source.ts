@@ -11,7 +11,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import { yaml } from '../yaml.js';
 import { EMPTY_POLICY, INTERCEPT, KNOWN_KEYS, parsePolicy, type ParsedPolicy, type Policy } from '../keys.js';
 import type { PolicyLog, PolicySource } from '../policy-source.js';
 import type { LifecycleEvent, LxdClient } from './client.js';
@@ -56,7 +56,7 @@ export function readBackupConfig(containersDir: string, lxcName: string): Record
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile() || st.uid !== 0 || (st.mode & 0o022) !== 0 || st.size > 4 << 20) return undefined;
-    const doc = YAML.parse(fs.readFileSync(fd, 'utf8')) as { container?: { expanded_config?: unknown } } | null;
+    const doc = yaml().parse(fs.readFileSync(fd, 'utf8')) as { container?: { expanded_config?: unknown } } | null;
     const cfg = doc?.container?.expanded_config;
     if (cfg === null || typeof cfg !== 'object') return undefined;
     const out: Record<string, string> = {};
