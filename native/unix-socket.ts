@@ -218,26 +218,34 @@ export function sendPlain(fd: number, data: Buffer): boolean {
   }
 }
 
+// The msghdr, iovec and control buffers of sendMessage. Module-level on purpose: the
+// kernel reads them through addresses stored in `sendMsg`, and a local buffer that is
+// not used after its address is taken may be freed by the GC before sendmsg runs
+// (seen as EFAULT, EINVAL or EMSGSIZE under GC pressure).
+const sendMsg = Buffer.alloc(56);
+const sendIov = Buffer.alloc(16);
+let sendCtl = Buffer.alloc(CMSG_HDR + align8(4 * 4));
+
 /** Sends one datagram, with `fds` by SCM_RIGHTS. Returns false when the socket buffer is full. */
 export function sendMessage(fd: number, data: Buffer, fds: readonly number[] = []): boolean {
-  const iov = Buffer.alloc(16);
-  iov.writeBigUInt64LE(addressOf(data), 0);
-  iov.writeBigUInt64LE(BigInt(data.length), 8);
-  const msg = Buffer.alloc(56);
-  msg.writeBigUInt64LE(addressOf(iov), 16);
-  msg.writeBigUInt64LE(1n, 24);
-  let ctl: Buffer | undefined;
+  sendIov.writeBigUInt64LE(addressOf(data), 0);
+  sendIov.writeBigUInt64LE(BigInt(data.length), 8);
+  sendMsg.fill(0);
+  sendMsg.writeBigUInt64LE(addressOf(sendIov), 16);
+  sendMsg.writeBigUInt64LE(1n, 24);
   if (fds.length > 0) {
-    ctl = Buffer.alloc(CMSG_HDR + align8(4 * fds.length));
-    ctl.writeBigUInt64LE(BigInt(CMSG_HDR + 4 * fds.length), 0);
-    ctl.writeInt32LE(SOL_SOCKET, 8);
-    ctl.writeInt32LE(SCM_RIGHTS, 12);
-    fds.forEach((f, i) => ctl!.writeInt32LE(f, CMSG_HDR + 4 * i));
-    msg.writeBigUInt64LE(addressOf(ctl), 32);
-    msg.writeBigUInt64LE(BigInt(ctl.length), 40);
+    const size = CMSG_HDR + align8(4 * fds.length);
+    if (sendCtl.length < size) sendCtl = Buffer.alloc(size);
+    sendCtl.fill(0);
+    sendCtl.writeBigUInt64LE(BigInt(CMSG_HDR + 4 * fds.length), 0);
+    sendCtl.writeInt32LE(SOL_SOCKET, 8);
+    sendCtl.writeInt32LE(SCM_RIGHTS, 12);
+    fds.forEach((f, i) => sendCtl.writeInt32LE(f, CMSG_HDR + 4 * i));
+    sendMsg.writeBigUInt64LE(addressOf(sendCtl), 32);
+    sendMsg.writeBigUInt64LE(BigInt(size), 40);
   }
   for (;;) {
-    const n = Number(c.sendmsg(fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT));
+    const n = Number(c.sendmsg(fd, sendMsg, MSG_NOSIGNAL | MSG_DONTWAIT));
     if (n === data.length) return true;
     const e = n < 0 ? errno() : 0;
     if (e === EINTR) continue;

@@ -92,6 +92,8 @@ function handle(req: Request, services: Services): Answer {
   return rule.kind === 'load' ? load(req, services, attr.bytes) : attach(req, cmd, attr.bytes);
 }
 
+let inUse: Buffer[] = [];
+
 function load(req: Request, services: Services, attr: Buffer): Answer {
   const { notif, target } = req;
   const decoded = decodeProgLoad(attr);
@@ -107,8 +109,12 @@ function load(req: Request, services: Services, attr: Buffer): Answer {
   const logSize = p.logLevel !== 0 && p.logBuf !== 0n ? Math.min(p.logSize, MAX_LOG) : 0;
   const log = Buffer.alloc(Math.max(logSize, 1));
   const lic = Buffer.concat([license.bytes, Buffer.alloc(1)]);
+  // The kernel reads these through pointers in `ours`: held until bpf() returns, or the GC
+  // could free one that is not used again before the call.
+  inUse = [insns.bytes, lic, log];
   const ours = encodeProgLoad(p, addressOf(insns.bytes), addressOf(lic), addressOf(log), logSize);
   const fd = bpf(BPF_PROG_LOAD, ours);
+  inUse = [];
   // The verifier's log goes back to the caller's buffer, as the kernel would write it.
   if (logSize > 0) {
     const end = log.indexOf(0);
