@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI } from '../integration/lib/daemon.js';
+import { CLI, cliNodeFlags } from '../integration/lib/daemon.js';
 import { build } from './lib/build.js';
 
 export interface BenchDaemon {
@@ -49,7 +49,7 @@ export async function startDaemon(opts: {
   const t0 = process.hrtime.bigint();
   const child = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), CLI, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'info'],
+    [...cliNodeFlags(), ...(opts.nodeArgs ?? []), CLI, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'info'],
     { stdio: ['ignore', log, log], cwd: opts.cwd },
   );
   fs.closeSync(log);

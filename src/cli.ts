@@ -1,6 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // interceptd command line: `serve` runs the daemon, `lxc-config` wires an LXC container,
-// `oci-config` an OCI bundle.
+// `oci-config` an OCI bundle. The shebang caps V8's young generation at 2 × 4 MB (default
+// 2 × 16 MB): ~24 MB less RSS under traffic, with the same latency (npm run bench).
 
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';

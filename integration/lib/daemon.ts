@@ -11,6 +11,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 export const CLI = path.join(REPO, 'dist', 'src', 'cli.js');
 
+/** The Node.js flags of the CLI's shebang (`#!/usr/bin/env -S node FLAGS`): tests run the daemon as its bin does. */
+export function cliNodeFlags(): string[] {
+  const first = fs.readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
 export interface DaemonHandle {
   readonly stateDir: string;
   readonly configDir: string;
@@ -38,7 +45,7 @@ export async function startDaemon(opts: {
   const socket = path.join(opts.stateDir, 'seccomp.socket');
   const child = spawn(
     process.execPath,
-    [...(opts.nodeArgs ?? []), CLI, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'debug', ...(opts.args ?? [])],
+    [...cliNodeFlags(), ...(opts.nodeArgs ?? []), CLI, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'debug', ...(opts.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: Record<string, unknown>[] = [];
