@@ -18,6 +18,8 @@ export const c = {
   send: libc.func('intptr_t send(int fd, void *buf, size_t len, int flags)'),
   sendto: libc.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t alen)'),
   close: libc.func('int close(int fd)'),
+  openat: libc.func('int openat(int dirfd, const char *path, int flags)'),
+  read: libc.func('intptr_t read(int fd, void *buf, size_t n)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)'),
   processVmReadv: libc.func(
     'intptr_t process_vm_readv(int pid, void *local, unsigned long liovcnt, void *remote, unsigned long riovcnt, unsigned long flags)',

@@ -30,8 +30,19 @@ export function readProcText(path: string): string | undefined {
   }
 }
 
+const O_RDONLY_CLOEXEC = 0o2000000;
+
+/** `name` in the /proc/<pid> directory `procFd`, read with openat (no path walk through /proc/self/fd). */
+function readProcEntry(procFd: number, name: string): string | undefined {
+  const fd = c.openat(procFd, name, O_RDONLY_CLOEXEC);
+  if (fd < 0) return undefined;
+  const n = Number(c.read(fd, small, small.length));
+  c.close(fd);
+  return n < 0 ? undefined : small.toString('latin1', 0, n);
+}
+
 export function readTaskStatus(procFd: number): TaskStatus | undefined {
-  const text = readProcText(procPath(procFd, 'status'));
+  const text = readProcEntry(procFd, 'status');
   return text === undefined ? undefined : parseTaskStatus(text);
 }
 

@@ -24,31 +24,48 @@ function ids(line: string | undefined): number[] {
     .filter((n) => Number.isSafeInteger(n) && n >= 0);
 }
 
+const WANTED = ['Tgid', 'Uid', 'Gid', 'Groups', 'Umask', 'CapEff', 'NSpid'] as const;
+type Wanted = (typeof WANTED)[number];
+
+/** The lines we need, by key (the last one wins, as in a map). Read on every emulated call: no split, no regex. */
+function wantedFields(text: string): Partial<Record<Wanted, string>> {
+  const out: Partial<Record<Wanted, string>> = {};
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    for (const key of WANTED) {
+      if (text.charCodeAt(start + key.length) === 58 /* : */ && text.startsWith(key, start)) {
+        out[key] = text.slice(start + key.length + 1, end);
+        break;
+      }
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 /** Returns undefined when a required field is missing or malformed. */
 export function parseTaskStatus(text: string): TaskStatus | undefined {
-  const fields = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1));
-  }
-  const uid = ids(fields.get('Uid'));
-  const gid = ids(fields.get('Gid'));
-  const tgid = ids(fields.get('Tgid'))[0];
-  const capHex = fields.get('CapEff')?.trim();
+  const fields = wantedFields(text);
+  const uid = ids(fields.Uid);
+  const gid = ids(fields.Gid);
+  const tgid = ids(fields.Tgid)[0];
+  const capHex = fields.CapEff?.trim();
   if (uid.length !== 4 || gid.length !== 4 || tgid === undefined || capHex === undefined || !/^[0-9a-f]{1,16}$/i.test(capHex)) {
     return undefined;
   }
-  const umaskText = fields.get('Umask')?.trim();
+  const umaskText = fields.Umask?.trim();
   return {
     tgid,
     euid: uid[1]!,
     fsuid: uid[3]!,
     egid: gid[1]!,
     fsgid: gid[3]!,
-    groups: ids(fields.get('Groups')),
+    groups: ids(fields.Groups),
     umask: umaskText !== undefined && /^[0-7]{1,4}$/.test(umaskText) ? Number.parseInt(umaskText, 8) : -1,
     capEff: BigInt(`0x${capHex}`),
-    nspid: ids(fields.get('NSpid')),
+    nspid: ids(fields.NSpid),
   };
 }
 

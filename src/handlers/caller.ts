@@ -5,7 +5,7 @@ import { parseIdMap, toInside, type IdRange } from '../../protocol/idmap.js';
 import type { CallerCreds } from '../../protocol/helper-wire.js';
 import type { TaskStatus } from '../../protocol/proc-status.js';
 import { namespaceOf, procPath, readProcText } from '../../native/process.js';
-import type { Request } from './types.js';
+import type { ContainerRef, Request } from './types.js';
 
 /** The helper acts with these: the caller's fs ids, groups and umask, and `caps`. */
 export function callerCreds(req: Request, status: TaskStatus, caps: bigint): CallerCreds {
@@ -19,10 +19,18 @@ export function callerCreds(req: Request, status: TaskStatus, caps: bigint): Cal
   };
 }
 
+// The init's user namespace, per container object (one per liblxc connection and
+// container init, or per OCI listener): read once, not on every request.
+const initUserns = new WeakMap<ContainerRef, string>();
+
 /** True when the caller is in the user namespace of the container's init (not a nested one). */
 export function inContainerUserns(req: Request): boolean {
   const callerNs = namespaceOf(procPath(req.target.procFd, ''), 'user');
-  const initNs = req.container.initPid > 0 ? namespaceOf(`/proc/${req.container.initPid}`, 'user') : undefined;
+  let initNs = initUserns.get(req.container);
+  if (initNs === undefined && req.container.initPid > 0) {
+    initNs = namespaceOf(`/proc/${req.container.initPid}`, 'user');
+    if (initNs !== undefined) initUserns.set(req.container, initNs);
+  }
   return callerNs !== undefined && callerNs === initNs;
 }
 

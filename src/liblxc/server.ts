@@ -12,6 +12,7 @@ import { removeStaleSocket } from '../core/state-dir.js';
 import { acceptRootPeers } from '../core/accept.js';
 import type { Logger } from '../core/log.js';
 import type { Dispatcher } from '../dispatch.js';
+import type { ContainerRef } from '../handlers/types.js';
 import type { KeptSockets } from '../keeper.js';
 import { identify, monitorIdentity } from './identify.js';
 
@@ -128,6 +129,7 @@ class Connection {
   private readonly kept: { id: number; slot: number } | undefined;
   /** From the monitor's title: which manager's container this is (LXD's policy source needs it). */
   private lxcPath: string | undefined;
+  private ref: ContainerRef | undefined;
 
   constructor(
     private readonly fd: number,
@@ -177,6 +179,7 @@ class Connection {
     while (!this.closed && !this.holding) {
       if (this.inFlight) {
         // Only a misbehaving peer sends now; stop polling so a level-triggered wake-up cannot spin.
+        // (Not stopped for every async request: two epoll_ctl calls each, for nothing.)
         this.watcher.stop();
         this.paused = true;
         return;
@@ -194,6 +197,7 @@ class Connection {
         return;
       }
       this.onMessage(got.length, got.truncated, got.fds);
+      if (this.inFlight) return;
     }
   }
 
@@ -227,7 +231,7 @@ class Connection {
     const answer = this.server.opts.dispatcher.answer({
       notif: req.notif,
       target: { pid: req.notif.pid, procFd, listenerFd, memory: new TargetMemory(req.notif.pid, memFd) },
-      container: { name: this.name ?? '', initPid: req.initPid, lxcPath: this.lxcPath },
+      container: this.containerRef(req.initPid),
     });
     const finish = (a: Answer): void => {
       this.server.store?.table.end(slot);
@@ -250,6 +254,16 @@ class Connection {
       }
       this.readAll();
     });
+  }
+
+  /** One object per container while it stays the same: handlers cache facts about it (its init's namespaces). */
+  private containerRef(initPid: number): ContainerRef {
+    const name = this.name ?? '';
+    const r = this.ref;
+    if (r === undefined || r.name !== name || r.initPid !== initPid || r.lxcPath !== this.lxcPath) {
+      this.ref = { name, initPid, lxcPath: this.lxcPath };
+    }
+    return this.ref!;
   }
 
   private send(bytes: Buffer): void {
