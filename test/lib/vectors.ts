@@ -29,6 +29,9 @@ export interface VectorPair {
 }
 
 export function allVectors(): VectorPair[] {
+  if (!fs.existsSync(VECTORS)) {
+    throw new Error(`the liblxc wire captures are not at ${VECTORS}: clone next to shared/, or set INTERCEPTD_SHARED to its path`);
+  }
   const out: VectorPair[] = [];
   for (const mode of ['eperm', 'continue', 'emulate']) {
     const dir = path.join(VECTORS, mode);
