@@ -16,8 +16,6 @@ import type { ContainerRef } from '../handlers/types.js';
 import type { InflightTable } from '../keeper.js';
 import { OciTarget } from './target.js';
 
-/** Notifications received per wake-up before yielding to the event loop (it wakes us again). */
-const BATCH = 64;
 const EINPROGRESS = 115;
 
 // The loop is single-threaded and RECV/SEND are synchronous: one buffer each serves every listener.
@@ -56,16 +54,17 @@ export class NotifyListener {
 
   /**
    * RECV blocks when nothing is pending, and libuv also reports a hang-up as readable:
-   * ask poll() before every RECV.
+   * ask poll() before every RECV. One notification per wake-up: the poll handle is
+   * level-triggered and wakes us again for the next, and a loop would pay one more
+   * poll() per notification just to learn that nothing else is pending.
    */
   private drain(): void {
-    for (let i = 0; i < BATCH && !this.closing; i++) {
-      const ready = readyNow(this.opts.fd);
-      if (ready & POLLIN) this.receive();
-      else if (ready & (POLLHUP | POLLERR | POLLNVAL)) {
-        this.hungUp = true;
-        this.close('the last task using the filter exited');
-      } else return;
+    if (this.closing) return;
+    const ready = readyNow(this.opts.fd);
+    if (ready & POLLIN) this.receive();
+    else if (ready & (POLLHUP | POLLERR | POLLNVAL)) {
+      this.hungUp = true;
+      this.close('the last task using the filter exited');
     }
   }
 
