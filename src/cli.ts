@@ -173,7 +173,8 @@ async function serve(argv: string[]): Promise<void> {
   }
 }
 
-function lxcConfigCmd(argv: string[]): void {
+/** `CMD ARG [--set K=V]... [--unset K]... [--state-dir D] [--config-dir D]`, shared by lxc-config and oci-config. */
+function editArgs(cmd: 'lxc-config' | 'oci-config', argv: string[], what: string) {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -181,45 +182,43 @@ function lxcConfigCmd(argv: string[]): void {
       set: { type: 'string', multiple: true, default: [] },
       unset: { type: 'string', multiple: true, default: [] },
       'state-dir': { type: 'string', default: DEFAULTS.stateDir },
-      'config-dir': { type: 'string', default: DEFAULTS.configDir },
+      ...(cmd === 'lxc-config' ? { 'config-dir': { type: 'string' as const, default: DEFAULTS.configDir } } : {}),
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) return void console.log(USAGE['lxc-config']);
-  if (positionals.length !== 1) fail('lxc-config takes exactly one container NAME (see --help)');
-  const result = lxcConfig({
-    name: positionals[0]!,
-    configDir: values['config-dir']!,
-    stateDir: values['state-dir']!,
-    set: values.set!,
-    unset: values.unset!,
-  });
-  if (!result.ok) {
-    for (const e of result.errors) process.stderr.write(`interceptd: ${e}\n`);
-    process.exit(1);
+  if (values.help) {
+    console.log(USAGE[cmd]);
+    return undefined;
   }
+  if (positionals.length !== 1) fail(`${cmd} takes exactly one ${what} (see --help)`);
+  return {
+    target: positionals[0]!,
+    set: values.set as string[],
+    unset: values.unset as string[],
+    stateDir: values['state-dir'] as string,
+    configDir: (values as { 'config-dir'?: string })['config-dir'] ?? DEFAULTS.configDir,
+  };
+}
+
+function failWith(errors: readonly string[]): never {
+  for (const e of errors) process.stderr.write(`interceptd: ${e}\n`);
+  process.exit(1);
+}
+
+function lxcConfigCmd(argv: string[]): void {
+  const a = editArgs('lxc-config', argv, 'container NAME');
+  if (a === undefined) return;
+  const result = lxcConfig({ name: a.target, configDir: a.configDir, stateDir: a.stateDir, set: a.set, unset: a.unset });
+  if (!result.ok) failWith(result.errors);
   process.stderr.write(`# policy: ${result.policyPath}\n# profile: ${result.profilePath}\n`);
   console.log(result.lines.join('\n'));
 }
 
 function ociConfigCmd(argv: string[]): void {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      set: { type: 'string', multiple: true, default: [] },
-      unset: { type: 'string', multiple: true, default: [] },
-      'state-dir': { type: 'string', default: DEFAULTS.stateDir },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return void console.log(USAGE['oci-config']);
-  if (positionals.length !== 1) fail('oci-config takes exactly one BUNDLE directory (see --help)');
-  const result = ociConfig({ bundle: positionals[0]!, stateDir: values['state-dir']!, set: values.set!, unset: values.unset! });
-  if (!result.ok) {
-    for (const e of result.errors) process.stderr.write(`interceptd: ${e}\n`);
-    process.exit(1);
-  }
+  const a = editArgs('oci-config', argv, 'BUNDLE directory');
+  if (a === undefined) return;
+  const result = ociConfig({ bundle: a.target, stateDir: a.stateDir, set: a.set, unset: a.unset });
+  if (!result.ok) failWith(result.errors);
   console.log(`${result.configPath}: ${result.rules} interception rules`);
   if (result.rules > 0) console.log(`listenerMetadata:\n${result.metadata.replace(/^/gm, '  ')}`);
 }
