@@ -11,7 +11,7 @@ import t from 'tap';
 import { cli, freshDir, startDaemon, type DaemonHandle } from './lib/daemon.js';
 import { ext4Loop, type LoopImage } from './lib/blockdev.js';
 import { buildLxdDiffProbe, canRunContainers, TEST_ROOT } from './lib/lxc.js';
-import { Lxd, LXD_SECCOMP_SOCKET, LXD_SOCKET, lxdUnavailable, type LxdContainer } from './lib/lxd.js';
+import { Lxd, LXD_SECCOMP_SOCKET, LXD_SOCKET, lxcClient, lxdUnavailable, type LxdContainer } from './lib/lxd.js';
 
 const NAME = 'icd-lxd-diff';
 const I = 'security.syscalls.intercept.';
@@ -266,5 +266,38 @@ if (why) {
     c.restart();
     t.match(mknod(), /Operation not permitted/, 'after the restart the kernel refuses (no notify rule any more)');
     c.set(`${I}mknod`, 'true');
+  });
+
+  t.test("the README's three commands switch a container to interceptd and back", async (t) => {
+    if (!served) return t.fail('phase B was not served');
+    // A container without raw.lxc of its own, which would hide the profile's.
+    const sw = lxd!.launch('icd-lxd-switch', { config: { [`${I}mknod`]: 'true' } });
+    const profile = 'icd-test-interceptd';
+    t.teardown(() => {
+      sw.delete();
+      lxcClient(['profile', 'delete', profile]);
+    });
+    const lxc = (...args: string[]): void => {
+      const r = lxcClient(args);
+      if (r.status !== 0) throw new Error(`lxc ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    };
+    const servedBy = (): string =>
+      (JSON.parse(cli(['doctor', '--json', '--state-dir', stateDir]).stdout) as { check: string; detail: string }[]).find((r) => r.check === 'LXD/Incus')?.detail ?? '';
+    const mknod = (): string => {
+      const r = sw.exec(['sh', '-c', 'rm -f /tmp/sw; mknod /tmp/sw c 1 3 && echo made']);
+      return `${r.stdout}${r.stderr}`.trim();
+    };
+    t.match(servedBy(), /by LXD itself: [^;]*icd-lxd-switch/, 'before: LXD serves it');
+    lxcClient(['profile', 'delete', profile]);
+    lxc('profile', 'create', profile);
+    lxc('profile', 'set', profile, 'raw.lxc', `lxc.seccomp.notify.proxy = unix:${daemon!.socket}`);
+    lxc('profile', 'add', sw.name, profile);
+    t.match(servedBy(), /icd-lxd-switch: the override is set but the running container predates it/, 'doctor: restart needed');
+    lxc('restart', '--force', sw.name);
+    t.match(servedBy(), /served by interceptd: [^;]*icd-lxd-switch/, 'switched: interceptd serves it');
+    t.equal(mknod(), 'made', 'and emulates its mknod');
+    lxc('profile', 'remove', sw.name, profile);
+    lxc('restart', '--force', sw.name);
+    t.match(servedBy(), /by LXD itself: [^;]*icd-lxd-switch/, 'and back to LXD');
   });
 }

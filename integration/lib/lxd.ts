@@ -45,6 +45,11 @@ function must(cmd: string, args: string[], input?: string): string {
   return r.stdout;
 }
 
+/** The `lxc` client, as a user would run it. */
+export function lxcClient(args: string[]): RunResult {
+  return run('lxc', args);
+}
+
 /** Why LXD tests cannot run here, or undefined when they can. */
 export function lxdUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'LXD tests need root';
