@@ -30,9 +30,9 @@ import type { Policy } from '../../compat/keys.js';
 import { addressOf } from '../../native/libc.js';
 import { bpf, cgroupWithin, isCgroup2Dir, pidfdGetfd } from '../../native/bpf.js';
 import { O_CLOEXEC, notifAddFd, notifIdValid } from '../../native/seccomp.js';
-import { pidfdOpen, readProcText, readTaskStatus } from '../../native/process.js';
+import { pidfdOpen, readProcText } from '../../native/process.js';
 import { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, hasCap, type TaskStatus } from '../../protocol/proc-status.js';
-import { inContainerUserns } from './caller.js';
+import { callerStatus, inContainerUserns, stillPending } from './caller.js';
 import { closeFd } from '../../native/unix-socket.js';
 import { unifiedMount } from '../cgroup/locate.js';
 import { declined } from './decision.js';
@@ -85,7 +85,7 @@ function handle(req: Request, services: Services): Answer {
   const size = argUint32(notif.args[2]!);
   const rule = decideCommand(cmd, size, req.policy);
   if (rule.kind === 'decline') return declined(req, rule.reason);
-  const caller = decideCaller(readTaskStatus(target.procFd), inContainerUserns(req), rule.kind);
+  const caller = decideCaller(callerStatus(req), inContainerUserns(req), rule.kind);
   if (caller !== undefined && caller.kind === 'decline') return declined(req, caller.reason);
   const attr = target.memory.read(argLong(req.syscall.abi, notif.args[1]!), size);
   if (!attr.ok) return declined(req, `attr unreadable (errno ${attr.errno})`);
@@ -104,7 +104,7 @@ function load(req: Request, services: Services, attr: Buffer): Answer {
   const insns = target.memory.read(p.insns, p.insnCnt * 8);
   const license = target.memory.readString(p.license, MAX_LICENSE);
   if (!insns.ok || !license.ok) return declined(req, 'instructions or license unreadable');
-  if (target.listenerFd < 0 || !notifIdValid(target.listenerFd, notif.id)) return CONTINUE;
+  if (!stillPending(req)) return CONTINUE;
 
   const logSize = p.logLevel !== 0 && p.logBuf !== 0n ? Math.min(p.logSize, MAX_LOG) : 0;
   const log = Buffer.alloc(Math.max(logSize, 1));

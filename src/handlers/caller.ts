@@ -4,8 +4,30 @@
 import { parseIdMap, toInside, type IdRange } from '../../protocol/idmap.js';
 import type { CallerCreds } from '../../protocol/helper-wire.js';
 import type { TaskStatus } from '../../protocol/proc-status.js';
-import { namespaceOf, procPath, readProcText } from '../../native/process.js';
+import { namespaceOf, procPath, readProcText, readTaskStatus } from '../../native/process.js';
+import { notifIdValid } from '../../native/seccomp.js';
+import { TargetGoneError } from './decision.js';
 import type { ContainerRef, Request } from './types.js';
+
+/**
+ * The caller's credentials. Its memory is read by pid, which another process may have
+ * taken since; the /proc fd still names the caller and is unreadable once it is gone.
+ */
+export function callerStatus(req: Request): TaskStatus {
+  const status = readTaskStatus(req.target.procFd);
+  if (status === undefined) throw new TargetGoneError('its /proc status is unreadable');
+  return status;
+}
+
+/**
+ * What was read is the caller's only while its request is still pending: call this
+ * last before acting. False when it cannot be checked (the peer passed no listener fd).
+ */
+export function stillPending(req: Request): boolean {
+  if (req.target.listenerFd < 0) return false;
+  if (!notifIdValid(req.target.listenerFd, req.notif.id)) throw new TargetGoneError('the request is no longer pending');
+  return true;
+}
 
 /** The helper acts with these: the caller's fs ids, groups and umask, and `caps`. */
 export function callerCreds(req: Request, status: TaskStatus, caps: bigint): CallerCreds {

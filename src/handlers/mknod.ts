@@ -8,9 +8,7 @@ import { decodeDev } from '../../protocol/dev.js';
 import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_MKNOD, capBit, hasCap, type TaskStatus } from '../../protocol/proc-status.js';
 import { argInt32, argUint16, argUint32 } from '../../protocol/seccomp.js';
 import type { Policy } from '../../compat/keys.js';
-import { notifIdValid } from '../../native/seccomp.js';
-import { readTaskStatus } from '../../native/process.js';
-import { callerCreds, inContainerUserns } from './caller.js';
+import { callerCreds, callerStatus, inContainerUserns, stillPending } from './caller.js';
 import { EMULATE, TargetGoneError, decline, declined, type Decision } from './decision.js';
 import type { Handler, KernelFeatures, Request, Services } from './types.js';
 
@@ -68,15 +66,10 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
   const path = target.memory.readString(args.pathPtr, PATH_MAX);
   if (!path.ok && path.errno === Errno.ESRCH) throw new TargetGoneError('no process has its pid');
   if (!path.ok) return declined(req, `path unreadable (errno ${path.errno})`);
-  // Memory is read by pid, which another process may have taken since: the /proc fd
-  // still names the caller, and it is unreadable once the caller is gone.
-  const status = readTaskStatus(target.procFd);
-  if (status === undefined) throw new TargetGoneError('its /proc status is unreadable');
+  const status = callerStatus(req);
   const caller = decideCaller(status, inContainerUserns(req), args.dev === 0);
   if (caller.kind === 'decline') return declined(req, caller.reason);
-  // What was read is only known to be the caller's while the request is still pending.
-  if (target.listenerFd < 0) return CONTINUE;
-  if (!notifIdValid(target.listenerFd, notif.id)) throw new TargetGoneError('the request is no longer pending');
+  if (!stillPending(req)) return CONTINUE;
   return emulate(req, services, args, status, path.bytes);
 }
 

@@ -12,9 +12,7 @@ import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN, capBit, hasCap, t
 import { argLong } from '../../protocol/seccomp.js';
 import type { Abi } from '../../protocol/syscalls.js';
 import type { Policy } from '../../compat/keys.js';
-import { notifIdValid } from '../../native/seccomp.js';
-import { readTaskStatus } from '../../native/process.js';
-import { callerCreds, containerMaps, inContainerUserns } from './caller.js';
+import { callerCreds, callerStatus, containerMaps, inContainerUserns, stillPending } from './caller.js';
 import { declined } from './decision.js';
 import type { Handler, Request, Services } from './types.js';
 
@@ -79,8 +77,7 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
   const data = readOptional(req, args.data);
   if (source === false || targetPath === false || data === false) return declined(req, 'an argument is unreadable');
   if (targetPath === undefined || targetPath === '') return declined(req, 'no target');
-  const status = readTaskStatus(target.procFd);
-  if (status === undefined) return CONTINUE;
+  const status = callerStatus(req);
   const caller = decideCaller(status, inContainerUserns(req));
   if (caller !== undefined && caller.kind === 'decline') return declined(req, caller.reason);
 
@@ -94,7 +91,7 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
     if (translated === undefined) return declined(req, 'hugetlbfs uid/gid not mapped');
     options = translated;
   }
-  if (target.listenerFd < 0 || !notifIdValid(target.listenerFd, notif.id)) return CONTINUE;
+  if (!stillPending(req)) return CONTINUE;
   const fuse = rule.kind === 'fuse';
   return emulate(req, services, status, {
     mode: fuse ? MountMode.FUSE : rule.shift ? MountMode.IDMAPPED : MountMode.PLAIN,

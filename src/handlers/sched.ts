@@ -8,9 +8,7 @@ import { CAP_SYS_NICE, hasCap, type TaskStatus } from '../../protocol/proc-statu
 import { argInt32, argLong } from '../../protocol/seccomp.js';
 import type { Abi } from '../../protocol/syscalls.js';
 import type { Policy } from '../../compat/keys.js';
-import { notifIdValid } from '../../native/seccomp.js';
-import { readTaskStatus } from '../../native/process.js';
-import { callerCreds, idsInside, inContainerUserns } from './caller.js';
+import { callerCreds, callerStatus, idsInside, inContainerUserns, stillPending } from './caller.js';
 import { EMULATE, decline, declined, type Decision } from './decision.js';
 import type { Handler, Request, Services } from './types.js';
 
@@ -61,14 +59,13 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
   const { notif, target } = req;
   const args = schedArgs(req.syscall.abi, notif.args);
   if (!req.policy.schedSetscheduler) return declined(req, 'sched_setscheduler interception is off');
-  const status = readTaskStatus(target.procFd);
-  if (status === undefined) return CONTINUE;
+  const status = callerStatus(req);
   const ids = idsInside(req, status);
   const rule = decideSched(args, req.policy, { inContainerUserns: inContainerUserns(req), ...ids, capEff: status.capEff });
   if (rule.kind === 'decline') return declined(req, rule.reason);
   const param = target.memory.read(args.paramPtr, 4);
   if (!param.ok) return declined(req, `sched_param unreadable (errno ${param.errno})`);
-  if (target.listenerFd < 0 || !notifIdValid(target.listenerFd, notif.id)) return CONTINUE;
+  if (!stillPending(req)) return CONTINUE;
   return emulate(req, services, args, status, param.bytes.readInt32LE(0));
 }
 

@@ -10,9 +10,7 @@ import { CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN, capBit, hasCap, t
 import { argInt32, argLong } from '../../protocol/seccomp.js';
 import type { Abi } from '../../protocol/syscalls.js';
 import type { Policy } from '../../compat/keys.js';
-import { notifIdValid } from '../../native/seccomp.js';
-import { readTaskStatus } from '../../native/process.js';
-import { callerCreds, inContainerUserns } from './caller.js';
+import { callerCreds, callerStatus, inContainerUserns, stillPending } from './caller.js';
 import { EMULATE, decline, declined, type Decision } from './decision.js';
 import type { Handler, Request, Services } from './types.js';
 
@@ -78,11 +76,10 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
   if (attr.kind === 'decline') return declined(req, attr.reason);
   const path = target.memory.readString(args.pathPtr, PATH_MAX);
   if (!path.ok || path.bytes.length === 0) return declined(req, 'path unreadable or empty');
-  const status = readTaskStatus(target.procFd);
-  if (status === undefined) return CONTINUE;
+  const status = callerStatus(req);
   const caller = decideCaller(status, inContainerUserns(req));
   if (caller.kind === 'decline') return declined(req, caller.reason);
-  if (target.listenerFd < 0 || !notifIdValid(target.listenerFd, notif.id)) return CONTINUE;
+  if (!stillPending(req)) return CONTINUE;
   return emulate(req, services, args, status, path.bytes, name.bytes, value.bytes);
 }
 

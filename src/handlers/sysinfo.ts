@@ -13,7 +13,7 @@ import { argUint32 } from '../../protocol/seccomp.js';
 import { encodeSysinfo, type Sysinfo, type SysinfoLayout } from '../../protocol/sysinfo.js';
 import type { Abi } from '../../protocol/syscalls.js';
 import { CLK_TCK, hostSysinfo } from '../../native/host.js';
-import { notifIdValid } from '../../native/seccomp.js';
+import { stillPending } from './caller.js';
 import { CgroupReadError, parsed, readFile, required } from '../cgroup/files.js';
 import { locateController } from '../cgroup/locate.js';
 import { minLimit, readMemory, saturatingSub, type MemoryFigures } from '../cgroup/memory.js';
@@ -119,7 +119,7 @@ function handle(req: Request): Answer {
   const info = containerSysinfo(facts, host, CLK_TCK);
   const { layout, ptr } = callerBuffer(req.syscall.abi, notif.args[0]!);
   const bytes = encodeSysinfo(info, layout);
-  if (!notifIdValid(target.listenerFd, notif.id)) return CONTINUE;
+  if (!stillPending(req)) return CONTINUE;
   // The struct may be half written: a bad buffer is EFAULT, as the kernel answers.
   const failed = target.memory.write(ptr, bytes) !== 0;
   req.audit({
