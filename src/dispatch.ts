@@ -17,8 +17,54 @@ export interface Incoming {
   readonly container: ContainerRef;
 }
 
-/** A request whose policy may arrive after it was built. */
-type PendingRequest = Request & { policy: Policy };
+/**
+ * What a handler sees. A class rather than an object literal: the methods live on the
+ * prototype, so a request allocates no closures; the child logger is made only when a
+ * handler logs (it costs microseconds). `policy` is settable: it may arrive later (LXD).
+ */
+class DispatchedRequest implements Request {
+  readonly notif: Notification;
+  readonly target: Target;
+  readonly container: ContainerRef;
+  readonly debug: boolean;
+  private childLog: Logger | undefined;
+
+  constructor(
+    inc: Incoming,
+    readonly syscall: ResolvedSyscall,
+    public policy: Policy,
+    readonly started: number,
+    private readonly deadline: number,
+    private readonly parentLog: Logger,
+    private readonly auditLog: Logger,
+  ) {
+    this.notif = inc.notif;
+    this.target = inc.target;
+    this.container = inc.container;
+    this.debug = parentLog.isLevelEnabled('debug');
+  }
+
+  get log(): Logger {
+    this.childLog ??= this.parentLog.child(this.identity());
+    return this.childLog;
+  }
+
+  audit(fields: object, msg: string): void {
+    this.auditLog.info({ audit: true, ...this.identity(), ...fields }, msg);
+  }
+
+  remainingMs(): number {
+    return Math.max(1, this.deadline - Date.now());
+  }
+
+  expired(): boolean {
+    return Date.now() >= this.deadline;
+  }
+
+  private identity(): { container: string; pid: number; syscall: string; abi: string } {
+    return { container: this.container.name, pid: this.target.pid, syscall: this.syscall.name, abi: this.syscall.abi };
+  }
+}
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as Promise<T>)?.then === 'function';
@@ -59,18 +105,20 @@ export class Dispatcher {
     }
     const policy = this.policies.lookup(inc.container.name, inc.container.lxcPath);
     const handler = this.registry[syscall.name];
+    const deadline = Date.now() + this.deadlineMs;
     if (isPromise(policy)) {
-      // The container's first request while its policy is fetched (LXD's API): same deadline.
-      const req = this.request(inc, syscall, EMPTY_POLICY, Date.now() + this.deadlineMs, started);
+      // The container's first request while its policy is fetched (LXD's API): same deadline,
+      // and no handler starts once it has passed (the request was answered CONTINUE).
+      const req = new DispatchedRequest(inc, syscall, EMPTY_POLICY, started, deadline, this.log, this.auditLog);
       return this.withDeadline(
         req,
         policy.then((p) => {
           req.policy = p;
-          return handler.handle(req, this.services);
+          return req.expired() ? CONTINUE : handler.handle(req, this.services);
         }),
       );
     }
-    const req = this.request(inc, syscall, policy, Date.now() + this.deadlineMs, started);
+    const req = new DispatchedRequest(inc, syscall, policy, started, deadline, this.log, this.auditLog);
     let result: Answer | Promise<Answer>;
     try {
       result = handler.handle(req, this.services);
@@ -79,32 +127,6 @@ export class Dispatcher {
     }
     if (!isPromise(result)) return this.done(req, result);
     return this.withDeadline(req, result);
-  }
-
-  private request(inc: Incoming, syscall: ResolvedSyscall, policy: Policy, deadline: number, started: number): PendingRequest {
-    const parent = this.log;
-    const auditLog = this.auditLog;
-    let log: Logger | undefined;
-    return {
-      started,
-      notif: inc.notif,
-      syscall,
-      target: inc.target,
-      container: inc.container,
-      policy,
-      // A child logger costs microseconds: made only when a handler logs.
-      get log() {
-        log ??= parent.child({ container: inc.container.name, pid: inc.target.pid, syscall: syscall.name, abi: syscall.abi });
-        return log;
-      },
-      debug: parent.isLevelEnabled('debug'),
-      audit: (fields, msg) =>
-        auditLog.info(
-          { audit: true, container: inc.container.name, pid: inc.target.pid, syscall: syscall.name, abi: syscall.abi, ...fields },
-          msg,
-        ),
-      remainingMs: () => Math.max(1, deadline - Date.now()),
-    };
   }
 
   private withDeadline(req: Request, pending: Promise<Answer>): Promise<Answer> {
