@@ -90,16 +90,17 @@ export function decodeProxyRequest(
 
 /** The reply: the request's header and notif echoed, then `resp`; exactly 32 + notif + resp bytes, no cookie. */
 export function encodeProxyReply(req: ProxyRequest, answer: Answer): Buffer {
-  const out = Buffer.allocUnsafe(req.echo.length + req.sizes.resp);
-  req.echo.copy(out, 0);
-  encodeResponse(out, req.echo.length, req.notif.id, answer);
-  return out;
+  return encodeReplyFromEcho(req.echo, req.sizes, answer);
 }
 
-/** A reply from a saved request prefix (header + notif), for a request a crashed daemon left unanswered. */
+/**
+ * A reply from a request's prefix (header + notif, the id inside it): for a live request,
+ * or one a crashed daemon left unanswered.
+ */
 export function encodeReplyFromEcho(echo: Buffer, sizes: NotifSizes, answer: Answer): Buffer {
-  const out = Buffer.alloc(echo.length + sizes.resp);
+  const out = Buffer.allocUnsafe(echo.length + sizes.resp);
   echo.copy(out, 0);
+  out.fill(0, echo.length);
   encodeResponse(out, echo.length, echo.readBigUInt64LE(PROXY_HEADER_SIZE), answer);
   return out;
 }

@@ -35,7 +35,8 @@ export function monitorIdentity(pid: number): { name: string; lxcPath: string } 
   }
 }
 
-export function identify(cookie: string, peerPid: number): Identity | undefined {
+/** The cookie names the container when one is configured; else the monitor's title (read once, at connect). */
+export function identify(cookie: string, title: Identity | undefined): Identity | undefined {
   if (cookie !== '') return validContainerName(cookie) ? { name: cookie } : undefined;
-  return monitorIdentity(peerPid);
+  return title;
 }

@@ -14,7 +14,7 @@ import type { Logger } from '../core/log.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { ContainerRef } from '../handlers/types.js';
 import type { KeptSockets } from '../keeper.js';
-import { identify, monitorIdentity } from './identify.js';
+import { identify, monitorIdentity, type Identity } from './identify.js';
 
 const EMPTY = Buffer.alloc(0);
 const MAX_FDS = 8;
@@ -130,6 +130,8 @@ class Connection {
   /** From the monitor's title: which manager's container this is (LXD's policy source needs it). */
   private lxcPath: string | undefined;
   private ref: ContainerRef | undefined;
+  /** The monitor's title (`[lxc monitor] <lxcpath> <name>`), read when it connected. */
+  private readonly title: Identity | undefined;
 
   constructor(
     private readonly fd: number,
@@ -139,11 +141,9 @@ class Connection {
   ) {
     this.kept = server.store?.added(fd, peer, name);
     this.log = server.opts.log.child({ monitor: peer.pid });
-    if (name === undefined) {
-      // A new monitor: its container is starting, and its first calls may come at once.
-      const id = monitorIdentity(peer.pid);
-      if (id !== undefined) server.opts.dispatcher.prepare(id.name, id.lxcPath);
-    }
+    this.title = monitorIdentity(peer.pid);
+    // A new monitor: its container is starting, and its first calls may come at once.
+    if (name === undefined && this.title !== undefined) server.opts.dispatcher.prepare(this.title.name, this.title.lxcPath);
     this.watcher = watchFd(fd, { readable: true, disconnect: true }, (status, ev) => {
       if (status < 0) this.close(`poll error ${status}`);
       else if (ev.readable) this.readAll();
@@ -217,14 +217,14 @@ class Connection {
     const [procFd = -1, memFd = -1, listenerFd = -1, ...extra] = fds;
     extra.forEach(closeFd);
     if (this.name === undefined) {
-      const id = identify(req.cookie, this.peer.pid);
+      const id = identify(req.cookie, this.title);
       this.name = id?.name;
       this.lxcPath = id?.lxcPath;
       if (this.name === undefined) this.log.warn({ cookie: req.cookie }, 'cannot identify the container; every call continues');
       else if (this.kept !== undefined) this.server.store?.renamed(this.kept, this.fd, this.peer, this.name);
     } else if (this.lxcPath === undefined && req.cookie === '') {
       // Adopted after a restart with its name only: the title gives the lxcpath back.
-      this.lxcPath = monitorIdentity(this.peer.pid)?.lxcPath ?? '';
+      this.lxcPath = this.title?.lxcPath ?? '';
     }
     const slot = this.kept?.slot ?? -1;
     this.server.store?.table.begin(slot, req.echo);
