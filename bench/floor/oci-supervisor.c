@@ -25,28 +25,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_RULES 16
-#define MAX_FDS 8
+#include "floor.h"
+
 /* Tag in epoll data: listeners have it set, state connections not. */
 #define LISTENER (1ull << 32)
-
-static int rule_nr[MAX_RULES], rule_errno[MAX_RULES], rules;
-static volatile sig_atomic_t stop;
-static unsigned long served;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static int answer_errno(int nr)
-{
-	for (int i = 0; i < rules; i++)
-		if (rule_nr[i] == nr)
-			return rule_errno[i];
-	return 0;
-}
 
 /* Reads what the runtime sent; keeps the first fd (runc and crun send only the listener). */
 static int take_listener(int conn)
@@ -92,36 +74,8 @@ static int serve(int fd)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		fprintf(stderr, "usage: oci-supervisor SOCKET [NR:ERRNO]...\n");
-		return 2;
-	}
-	for (int i = 2; i < argc && rules < MAX_RULES; i++) {
-		if (sscanf(argv[i], "%d:%d", &rule_nr[rules], &rule_errno[rules]) != 2) {
-			fprintf(stderr, "bad rule %s\n", argv[i]);
-			return 2;
-		}
-		rules++;
-	}
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(argv[1]) >= sizeof sa.sun_path)
-		return 2;
-	strcpy(sa.sun_path, argv[1]);
-	unlink(argv[1]);
-	int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 128) < 0) {
-		perror("listen");
-		return 1;
-	}
-	chmod(argv[1], 0600);
-	struct sigaction act = { .sa_handler = on_signal };
-	sigaction(SIGTERM, &act, NULL);
-	sigaction(SIGINT, &act, NULL);
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)lfd };
-	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
-	printf("ready\n");
-	fflush(stdout);
+	int lfd;
+	int ep = floor_listen(argc, argv, "oci-supervisor", SOCK_STREAM, &lfd);
 
 	while (!stop) {
 		struct epoll_event evs[32];

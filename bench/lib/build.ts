@@ -20,7 +20,10 @@ export type Program = 'load/caller' | 'load/fake-monitors' | 'floor/lxc-responde
 export function build(program: Program): string {
   const src = path.join(BENCH_SRC, `${program}.c`);
   const out = path.join(BUILD_DIR, path.basename(program));
-  if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs) return out;
+  // Headers next to the source (the floors' floor.h) count as the source too.
+  const dir = path.dirname(src);
+  const newest = Math.max(...[src, ...fs.readdirSync(dir).filter((f) => f.endsWith('.h')).map((f) => path.join(dir, f))].map((f) => fs.statSync(f).mtimeMs));
+  if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= newest) return out;
   fs.mkdirSync(BUILD_DIR, { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;
   const r = spawnSync('gcc', ['-O2', '-static', '-Wall', '-Wextra', '-o', tmp, src], { encoding: 'utf8' });
