@@ -3,7 +3,8 @@
 // LXD puts raw.lxc last in the generated lxc.conf). Pure text helpers.
 
 import path from 'node:path';
-import { INTERCEPT } from '../keys.js';
+import { needsInterception } from '../keys.js';
+import { policyFromConfig } from './source.js';
 
 const PROXY_KEY = 'lxc.seccomp.notify.proxy';
 
@@ -29,9 +30,8 @@ export function lastProxy(text: string): string | undefined {
 
 /** Any intercept switch on: LXD then writes a notify filter and a proxy line at start. */
 export function intercepts(config: Readonly<Record<string, string>>): boolean {
-  return ['mknod', 'setxattr', 'mount', 'bpf', 'sched_setscheduler', 'sysinfo'].some((k) =>
-    ['true', '1', 'yes', 'on'].includes((config[`${INTERCEPT}${k}`] ?? '').toLowerCase()),
-  );
+  const parsed = policyFromConfig(config);
+  return parsed.ok && needsInterception(parsed.policy);
 }
 
 /** Where LXD keeps a container's generated lxc.conf, from the directory of its API socket. */
