@@ -125,6 +125,18 @@ function skipReason(): string | undefined {
   return lxdUnavailable() ?? (can.ok ? undefined : can.reason);
 }
 
+/** doctor's LXD/Incus verdict for the daemon on `stateDir`. */
+function doctorLxd(stateDir: string): { verdict: string; detail: string } | undefined {
+  const results = JSON.parse(cli(['doctor', '--json', '--state-dir', stateDir]).stdout) as { check: string; verdict: string; detail: string }[];
+  return results.find((r) => r.check === 'LXD/Incus');
+}
+
+/** `mknod c 1 3` in the container: "made", or the shell's error. */
+function mknodIn(c: LxdContainer): string {
+  const r = c.exec(['sh', '-c', 'rm -f /tmp/sw; mknod /tmp/sw c 1 3 && echo made; rm -f /tmp/sw']);
+  return `${r.stdout}${r.stderr}`.trim();
+}
+
 const why = skipReason();
 if (why) {
   if (process.env.CI) t.fail(`the LXD differential test cannot run in CI: ${why}`);
@@ -253,12 +265,8 @@ if (why) {
 
   t.test('after the switch: doctor says who serves, and the intercept switches wait for a restart as in LXD', async (t) => {
     if (!served) return t.fail('phase B was not served');
-    const doctor = JSON.parse(cli(['doctor', '--json', '--state-dir', stateDir]).stdout) as { check: string; verdict: string; detail: string }[];
-    t.match(doctor.find((r) => r.check === 'LXD/Incus'), { verdict: 'ok', detail: new RegExp(`served by interceptd: ${NAME}\\b`) });
-    const mknod = (): string => {
-      const r = c.exec(['sh', '-c', 'rm -f /tmp/sw; mknod /tmp/sw c 1 3 && echo made; rm -f /tmp/sw']);
-      return `${r.stdout}${r.stderr}`.trim();
-    };
+    t.match(doctorLxd(stateDir), { verdict: 'ok', detail: new RegExp(`served by interceptd: ${NAME}\\b`) });
+    const mknod = (): string => mknodIn(c);
     t.equal(mknod(), 'made');
     c.set(`${I}mknod`, 'false');
     // LXD built the filter at start; interceptd keeps the switch read then, as LXD does.
@@ -281,12 +289,8 @@ if (why) {
       const r = lxcClient(args);
       if (r.status !== 0) throw new Error(`lxc ${args.join(' ')}: ${r.stdout}${r.stderr}`);
     };
-    const servedBy = (): string =>
-      (JSON.parse(cli(['doctor', '--json', '--state-dir', stateDir]).stdout) as { check: string; detail: string }[]).find((r) => r.check === 'LXD/Incus')?.detail ?? '';
-    const mknod = (): string => {
-      const r = sw.exec(['sh', '-c', 'rm -f /tmp/sw; mknod /tmp/sw c 1 3 && echo made']);
-      return `${r.stdout}${r.stderr}`.trim();
-    };
+    const servedBy = (): string => doctorLxd(stateDir)?.detail ?? '';
+    const mknod = (): string => mknodIn(sw);
     t.match(servedBy(), /by LXD itself: [^;]*icd-lxd-switch/, 'before: LXD serves it');
     lxcClient(['profile', 'delete', profile]);
     lxc('profile', 'create', profile);
