@@ -13,36 +13,29 @@ export function procPath(procFd: number, rel: string): string {
 
 const small = Buffer.alloc(8192);
 
+const O_RDONLY_CLOEXEC = 0o2000000;
+const AT_FDCWD = -100;
+
 /**
  * Reads a small /proc file in one read into a shared buffer: readFileSync's stat and
- * allocations cost more than the read itself on the per-request path.
+ * allocations cost more than the read itself on the per-request path. `path` is
+ * relative to the directory fd `dirFd` (a /proc/<pid> fd: no path walk through
+ * /proc/self/fd), or absolute.
  */
-export function readProcText(path: string): string | undefined {
-  let fd = -1;
-  try {
-    fd = fs.openSync(path, 'r');
-    const n = fs.readSync(fd, small, 0, small.length, null);
-    return small.toString('latin1', 0, n);
-  } catch {
-    return undefined;
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
-  }
-}
-
-const O_RDONLY_CLOEXEC = 0o2000000;
-
-/** `name` in the /proc/<pid> directory `procFd`, read with openat (no path walk through /proc/self/fd). */
-function readProcEntry(procFd: number, name: string): string | undefined {
-  const fd = c.openat(procFd, name, O_RDONLY_CLOEXEC);
+function readAt(dirFd: number, path: string): string | undefined {
+  const fd = c.openat(dirFd, path, O_RDONLY_CLOEXEC);
   if (fd < 0) return undefined;
   const n = Number(c.read(fd, small, small.length));
   c.close(fd);
   return n < 0 ? undefined : small.toString('latin1', 0, n);
 }
 
+export function readProcText(path: string): string | undefined {
+  return readAt(AT_FDCWD, path);
+}
+
 export function readTaskStatus(procFd: number): TaskStatus | undefined {
-  const text = readProcEntry(procFd, 'status');
+  const text = readAt(procFd, 'status');
   return text === undefined ? undefined : parseTaskStatus(text);
 }
 
