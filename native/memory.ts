@@ -18,6 +18,8 @@ export type StringRead =
 // serves all targets and a request allocates nothing until it actually reads.
 const local = Buffer.alloc(32);
 const remote = Buffer.alloc(32);
+/** Where strings are read (PATH_MAX is the usual bound); grown on demand. */
+let scratch = Buffer.alloc(4096);
 
 export class TargetMemory {
   constructor(
@@ -102,7 +104,9 @@ export class TargetMemory {
    * ENAMETOOLONG if there is no NUL within `max` bytes. Bytes exclude the NUL.
    */
   readString(addr: bigint, max: number): StringRead {
-    const out = Buffer.alloc(max);
+    // Read into the shared scratch buffer; only the string found is copied out.
+    if (scratch.length < max) scratch = Buffer.alloc(max);
+    const out = scratch;
     let done = 0;
     while (done < max) {
       const want = Math.min(max - done, PAGE - Number((addr + BigInt(done)) % BigInt(PAGE)));
