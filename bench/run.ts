@@ -23,6 +23,7 @@ import { describeMachine } from './lib/machine.js';
 import { treeUsage, usage } from './lib/proc.js';
 import { summarize } from './lib/stats.js';
 import { writeReport, markdown, type CaseReport, type Report, type TargetCheck } from './report.js';
+import { benchTmpfs, releaseTmpfs, tmpfsDir } from './lib/tmpfs.js';
 import { LxcTarget, destroyBenchContainer, lxcConfig, startBenchContainer, withProxy } from './target-lxc.js';
 import { Lxd, launchLxdTarget } from './target-lxd.js';
 import { OciTarget, Runc, createBundle } from './target-oci.js';
@@ -92,9 +93,9 @@ const caller = build('load/caller');
 
 /** The caller run natively by host root, for scale. */
 function hostNative(): Report['host_native'] {
-  const dir = path.join(BENCH_ROOT, 'host', 'bench');
-  fs.rmSync(path.dirname(dir), { recursive: true, force: true });
-  fs.mkdirSync(path.join(dir, 'opaque'), { recursive: true });
+  // On a tmpfs, as in the containers (lib/tmpfs.ts).
+  const dir = benchTmpfs('host');
+  fs.mkdirSync(path.join(dir, 'opaque'));
   const out: Report['host_native'] = {};
   for (const c of CASES) {
     if (c.id === 'declined' || c.id === 'denied-helper') continue; // root is allowed to: not the same call
@@ -103,7 +104,7 @@ function hostNative(): Report['host_native'] {
     const run = parseCallerOutput('host', r.status, r.stdout, r.stderr);
     out[c.id] = { title: c.call, ...summarize(run.ns), err: run.err };
   }
-  fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+  releaseTmpfs(dir);
   return out;
 }
 
@@ -170,7 +171,10 @@ async function main(): Promise<Report> {
   if (argv['vs-lxd']) {
     try {
       const lxd = await Lxd.start(base, log);
-      cleanups.push(() => lxd.stop(log));
+      cleanups.push(() => {
+        lxd.stop(log);
+        releaseTmpfs(tmpfsDir('icdb-lxd'));
+      });
       lxcTargets.push(launchLxdTarget(lxd, 'icdb-lxd', caller));
       log('LXD container icdb-lxd running');
     } catch (err) {

@@ -7,6 +7,7 @@ import { createContainer, type Container } from '../integration/lib/lxc.js';
 import { cli } from '../integration/lib/daemon.js';
 import { BENCH_DIR, KEYS, XATTR_DIR, type BenchCase } from './cases.js';
 import { BENCH_ROOT } from './lib/build.js';
+import { benchMountEntry, benchTmpfs, releaseTmpfs, tmpfsDir } from './lib/tmpfs.js';
 import { CALLER_PATH, callerArgv, parseCallerOutput, type CallerRun, type Target, type Window } from './target.js';
 
 export const BENCH_LXCPATH = path.join(BENCH_ROOT, 'lxc');
@@ -52,12 +53,13 @@ export function destroyBenchContainer(c: Container): void {
     // no log to keep
   }
   c.destroy();
+  releaseTmpfs(tmpfsDir(c.name));
 }
 
 /** A running container with the caller installed and its working directories made. */
 export function startBenchContainer(name: string, lines: readonly string[], caller: string): Container {
   fs.mkdirSync(BENCH_LXCPATH, { recursive: true });
-  const c = createContainer({ name, lxcpath: BENCH_LXCPATH, config: [...lines, 'lxc.log.level = WARN'] });
+  const c = createContainer({ name, lxcpath: BENCH_LXCPATH, config: [...lines, benchMountEntry(benchTmpfs(name)), 'lxc.log.level = WARN'] });
   c.start();
   c.copyIn(caller, CALLER_PATH);
   // lxc-attach on a loaded machine now and then fails without a word: try up to three times.

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { Lxd } from '../integration/lib/lxd.js';
 import { BENCH_DIR, XATTR_DIR, type BenchCase } from './cases.js';
+import { benchTmpfs } from './lib/tmpfs.js';
 import { CALLER_PATH, callerArgv, parseCallerOutput, type CallerRun, type Target, type Window } from './target.js';
 
 export { Lxd };
@@ -18,6 +19,7 @@ export function launchLxdTarget(lxd: Lxd, name: string, caller: string): LxdTarg
   const c = lxd.launch(name, {
     // The host's bounding set lacks CAP_SYS_RESOURCE; LXD's forksyscall copies the caller's caps.
     config: { ...LXD_KEYS, 'raw.lxc': 'lxc.cap.drop = sys_resource' },
+    devices: { bench: ['disk', `source=${benchTmpfs(name)}`, `path=${BENCH_DIR}`] },
   });
   c.push(caller, CALLER_PATH);
   const r = c.exec(['mkdir', '-p', BENCH_DIR, XATTR_DIR]);

@@ -7,11 +7,12 @@ import path from 'node:path';
 import { HOST_ROOT_ID, ID_RANGE, buildRootfs } from '../integration/lib/lxc.js';
 import { cli } from '../integration/lib/daemon.js';
 import { BENCH_DIR, KEYS, XATTR_DIR, type BenchCase } from './cases.js';
+import { benchTmpfs, releaseTmpfs, tmpfsDir } from './lib/tmpfs.js';
 import { CALLER_PATH, callerArgv, parseCallerOutput, type CallerRun, type Target, type Window } from './target.js';
 
 const CAPS = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_KILL', 'CAP_MKNOD', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SYS_ADMIN', 'CAP_SYS_NICE'];
 
-function bundleConfig(hostname: string): object {
+function bundleConfig(hostname: string, benchFs: string): object {
   const caps = { bounding: CAPS, effective: CAPS, permitted: CAPS };
   const idmap = [{ containerID: 0, hostID: HOST_ROOT_ID, size: ID_RANGE }];
   return {
@@ -22,6 +23,7 @@ function bundleConfig(hostname: string): object {
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755', 'size=65536k'] },
+      { destination: BENCH_DIR, type: 'bind', source: benchFs, options: ['rbind', 'rw'] },
     ],
     linux: {
       uidMappings: idmap,
@@ -69,6 +71,7 @@ export class Runc {
   destroy(id: string): void {
     this.sync(['kill', id, 'KILL']);
     this.sync(['delete', '--force', id]);
+    releaseTmpfs(tmpfsDir(id));
   }
 }
 
@@ -81,16 +84,17 @@ export function createBundle(dir: string, id: string, stateDir: string, caller: 
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const rootfs = path.join(dir, 'rootfs');
   buildRootfs(rootfs);
-  for (const d of [BENCH_DIR, XATTR_DIR]) {
-    fs.mkdirSync(path.join(rootfs, d), { recursive: true });
-    fs.chownSync(path.join(rootfs, d), HOST_ROOT_ID, HOST_ROOT_ID);
-  }
+  fs.mkdirSync(path.join(rootfs, BENCH_DIR), { recursive: true });
+  const benchFs = benchTmpfs(id);
+  const opaque = path.join(benchFs, path.relative(BENCH_DIR, XATTR_DIR));
+  fs.mkdirSync(opaque);
+  fs.chownSync(opaque, HOST_ROOT_ID, HOST_ROOT_ID);
   const dest = path.join(rootfs, CALLER_PATH);
   fs.copyFileSync(caller, dest);
   fs.chmodSync(dest, 0o755);
   fs.lchownSync(dest, HOST_ROOT_ID, HOST_ROOT_ID);
   const configFile = path.join(dir, 'config.json');
-  fs.writeFileSync(configFile, `${JSON.stringify(bundleConfig(id), null, 2)}\n`);
+  fs.writeFileSync(configFile, `${JSON.stringify(bundleConfig(id, benchFs), null, 2)}\n`);
   const r = cli(['oci-config', dir, '--state-dir', stateDir, ...KEYS.flatMap((k) => ['--set', k])]);
   if (r.status !== 0) throw new Error(`oci-config failed: ${r.stderr}`);
   if (listenerPath !== undefined) {

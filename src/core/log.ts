@@ -11,9 +11,29 @@ export interface DaemonLogger {
   flush(): void;
 }
 
-export function createLogger(level = process.env.INTERCEPTD_LOG ?? 'info'): DaemonLogger {
-  const dest = pino.destination({ dest: 1, sync: false, minLength: 0 });
-  const log = pino({ level, base: { name: 'interceptd' } }, dest);
+/** How long a buffered line may wait for more before it is written. */
+const FLUSH_MS = 50;
+
+export function createLogger(level = process.env.INTERCEPTD_LOG ?? 'info', fd = 1): DaemonLogger {
+  // Lines are gathered up to 4 KiB or FLUSH_MS: one write per line would cost a
+  // thread-pool round trip (two wake-ups) on every audited syscall.
+  const dest = pino.destination({ dest: fd, sync: false, minLength: 4096 });
+  // sonic-boom's count of bytes not yet written (private, but there since v1): a
+  // flush while a write is in flight leaves the rest buffered, so the timer runs again.
+  const buffered = dest as unknown as { _len: number };
+  let timer: NodeJS.Timeout | undefined;
+  const flushSoon = (): void => {
+    timer = undefined;
+    dest.flush();
+    if (buffered._len > 0) timer = setTimeout(flushSoon, FLUSH_MS).unref();
+  };
+  const sink = {
+    write(line: string): void {
+      dest.write(line);
+      if (timer === undefined) timer = setTimeout(flushSoon, FLUSH_MS).unref();
+    },
+  };
+  const log = pino({ level, base: { name: 'interceptd' } }, sink);
   return {
     log,
     flush: () => {
