@@ -20,6 +20,7 @@ export const c = {
   close: libc.func('int close(int fd)'),
   openat: libc.func('int openat(int dirfd, const char *path, int flags)'),
   read: libc.func('intptr_t read(int fd, void *buf, size_t n)'),
+  readlinkat: libc.func('intptr_t readlinkat(int dirfd, const char *path, void *buf, size_t n)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)'),
   processVmReadv: libc.func(
     'intptr_t process_vm_readv(int pid, void *local, unsigned long liovcnt, void *remote, unsigned long riovcnt, unsigned long flags)',

@@ -1,15 +1,9 @@
 // Facts about a parked task, read through the /proc/<tid> directory fd liblxc passed
 // (or one interceptd opened itself). Valid only until re-checked with ID_VALID.
 
-import fs from 'node:fs';
 import { parseTaskStatus, type TaskStatus } from '../protocol/proc-status.js';
 import { c, errno } from './libc.js';
 import { SyscallError } from './errors.js';
-
-/** A path that resolves inside a /proc/<pid> directory held open as `procFd`. */
-export function procPath(procFd: number, rel: string): string {
-  return `/proc/self/fd/${procFd}/${rel}`;
-}
 
 const small = Buffer.alloc(8192);
 
@@ -39,13 +33,16 @@ export function readTaskStatus(procFd: number): TaskStatus | undefined {
   return text === undefined ? undefined : parseTaskStatus(text);
 }
 
-/** The namespace identity (`user:[4026531837]`) of a task, or undefined if it is gone. */
-export function namespaceOf(procDir: string, ns: 'user' | 'mnt' | 'pid'): string | undefined {
-  try {
-    return fs.readlinkSync(`${procDir}/ns/${ns}`);
-  } catch {
-    return undefined;
-  }
+const link = Buffer.alloc(64);
+
+/**
+ * The namespace identity (`user:[4026531837]`) of the task whose /proc directory is
+ * the fd `dirFd` (or, with AT_FDCWD, at the absolute `procDir`), or undefined if it is
+ * gone. readlinkat: no walk through /proc/self/fd and no libuv round on each request.
+ */
+export function namespaceOf(dirFd: number, ns: 'user' | 'mnt' | 'pid', procDir = ''): string | undefined {
+  const n = Number(c.readlinkat(dirFd, procDir === '' ? `ns/${ns}` : `${procDir}/ns/${ns}`, link, link.length));
+  return n <= 0 ? undefined : link.toString('latin1', 0, n);
 }
 
 export const PIDFD_THREAD = 0x80; // = O_EXCL, Linux >= 6.9

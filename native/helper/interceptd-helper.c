@@ -86,6 +86,7 @@ struct ctx {
 };
 
 static uint64_t all_caps;   /* our permitted set, restored after every request */
+static uint64_t all_inheritable;
 static int self_mntns = -1; /* the helper's private mount namespace */
 static int host_proc = -1;  /* /proc of the host pid namespace */
 static int dev_dir = -1;    /* private tmpfs (no nodev) for host-made device nodes */
@@ -94,15 +95,18 @@ static uint64_t node_serial;
 static uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
+/* Only the effective set ever changes, so the others are known: no capget per call. */
 static int set_caps(uint64_t eff)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct d[2];
-	if (syscall(SYS_capget, &h, d))
-		return errno;
-	eff &= (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
+	eff &= all_caps;
 	d[0].effective = (uint32_t)eff;
 	d[1].effective = (uint32_t)(eff >> 32);
+	d[0].permitted = (uint32_t)all_caps;
+	d[1].permitted = (uint32_t)(all_caps >> 32);
+	d[0].inheritable = (uint32_t)all_inheritable;
+	d[1].inheritable = (uint32_t)(all_inheritable >> 32);
 	return syscall(SYS_capset, &h, d) ? errno : 0;
 }
 
@@ -696,6 +700,7 @@ static void setup(const char *devpath)
 	if (syscall(SYS_capget, &h, d))
 		die("capget");
 	all_caps = (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
+	all_inheritable = (uint64_t)d[0].inheritable | ((uint64_t)d[1].inheritable << 32);
 	/* A private mount namespace with a tmpfs that allows device nodes (/run is nodev). */
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
 		die("private mount namespace");

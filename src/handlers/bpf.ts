@@ -41,13 +41,17 @@ import type { Handler, Request, Services } from './types.js';
 export type Decision = { readonly kind: 'decline'; readonly reason: string } | { readonly kind: 'load' } | { readonly kind: 'attach' };
 const decline = (reason: string): Decision => ({ kind: 'decline', reason });
 
+// Patterns are built once: made per call, they cost more than the whole match.
+const BAD_SIZE = P.when<number, (s: number) => boolean>((s) => s === 0 || s > MAX_ATTR);
+const ATTACH_OR_DETACH = P.union(BPF_PROG_ATTACH, BPF_PROG_DETACH);
+
 /** The rule on the registers: which command, is device-program interception on, a sane attr size. */
 export function decideCommand(cmd: number, size: number, policy: Policy): Decision {
   return match({ on: policy.bpf && policy.bpfDevices, cmd, size })
     .with({ on: false }, () => decline('bpf device interception is off'))
-    .with({ size: P.when((s) => s === 0 || s > MAX_ATTR) }, () => decline('attr size the kernel would refuse or too large'))
+    .with({ size: BAD_SIZE }, () => decline('attr size the kernel would refuse or too large'))
     .with({ cmd: BPF_PROG_LOAD }, () => ({ kind: 'load' }) as const)
-    .with({ cmd: P.union(BPF_PROG_ATTACH, BPF_PROG_DETACH) }, () => ({ kind: 'attach' }) as const)
+    .with({ cmd: ATTACH_OR_DETACH }, () => ({ kind: 'attach' }) as const)
     .otherwise(() => decline('not a load, attach or detach'));
 }
 

@@ -4,7 +4,8 @@
 import { parseIdMap, toInside, type IdRange } from '../../protocol/idmap.js';
 import type { CallerCreds } from '../../protocol/helper-wire.js';
 import type { TaskStatus } from '../../protocol/proc-status.js';
-import { namespaceOf, procPath, readProcText, readTaskStatus } from '../../native/process.js';
+import { AT_FDCWD } from '../../protocol/constants.js';
+import { namespaceOf, readProcText, readTaskStatus } from '../../native/process.js';
 import { notifIdValid } from '../../native/seccomp.js';
 import { TargetGoneError } from './decision.js';
 import type { ContainerRef, Request } from './types.js';
@@ -47,10 +48,10 @@ const initUserns = new WeakMap<ContainerRef, string>();
 
 /** True when the caller is in the user namespace of the container's init (not a nested one). */
 export function inContainerUserns(req: Request): boolean {
-  const callerNs = namespaceOf(procPath(req.target.procFd, ''), 'user');
+  const callerNs = namespaceOf(req.target.procFd, 'user');
   let initNs = initUserns.get(req.container);
   if (initNs === undefined && req.container.initPid > 0) {
-    initNs = namespaceOf(`/proc/${req.container.initPid}`, 'user');
+    initNs = namespaceOf(AT_FDCWD, 'user', `/proc/${req.container.initPid}`);
     if (initNs !== undefined) initUserns.set(req.container, initNs);
   }
   return callerNs !== undefined && callerNs === initNs;
@@ -62,7 +63,7 @@ const mapCache = new Map<string, { uid: IdRange[]; gid: IdRange[] }>();
 
 /** The container's uid and gid maps, if the caller is in the container's user namespace. */
 export function containerMaps(req: Request): { uid: IdRange[]; gid: IdRange[] } | undefined {
-  const ns = namespaceOf(procPath(req.target.procFd, ''), 'user');
+  const ns = namespaceOf(req.target.procFd, 'user');
   if (ns === undefined || req.container.initPid <= 0) return undefined;
   const key = `${req.container.initPid}:${ns}`;
   let maps = mapCache.get(key);
@@ -70,7 +71,7 @@ export function containerMaps(req: Request): { uid: IdRange[]; gid: IdRange[] } 
     const uid = readProcText(`/proc/${req.container.initPid}/uid_map`);
     const gid = readProcText(`/proc/${req.container.initPid}/gid_map`);
     if (uid === undefined || gid === undefined) return undefined;
-    if (namespaceOf(`/proc/${req.container.initPid}`, 'user') !== ns) return undefined;
+    if (namespaceOf(AT_FDCWD, 'user', `/proc/${req.container.initPid}`) !== ns) return undefined;
     maps = { uid: parseIdMap(uid), gid: parseIdMap(gid) };
     if (mapCache.size > 1024) mapCache.clear();
     mapCache.set(key, maps);

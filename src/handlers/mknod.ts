@@ -31,14 +31,18 @@ export const ALLOWED_DEVICES: ReadonlySet<string> = new Set(['0:0', '1:3', '1:5'
 
 
 
+// Patterns are built once: made per call, they cost more than the whole match.
+const NOT_CHR = P.not(S_IFCHR);
+const ALLOWED = P.when<string, (d: string) => boolean>((d) => ALLOWED_DEVICES.has(d));
+
 /** The rule on the registers alone. */
 export function decideMknod(a: MknodArgs, policy: Policy, kernel: KernelFeatures): Decision {
   const { major, minor } = decodeDev(a.dev);
   return match({ enabled: policy.mknod, type: a.mode & S_IFMT, device: `${major}:${minor}` })
     .with({ enabled: false }, () => decline('mknod interception is off'))
-    .with({ type: P.not(S_IFCHR) }, () => decline('not a character device'))
+    .with({ type: NOT_CHR }, () => decline('not a character device'))
     .with({ device: '0:0' }, () => (kernel.unprivilegedWhiteouts ? decline('whiteout: the kernel allows it') : EMULATE))
-    .with({ device: P.when((d) => ALLOWED_DEVICES.has(d)) }, () => EMULATE)
+    .with({ device: ALLOWED }, () => EMULATE)
     .otherwise(({ device }) => decline(`device ${device} is not allowed`));
 }
 

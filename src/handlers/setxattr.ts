@@ -38,11 +38,14 @@ export function setxattrArgs(abi: Abi, args: readonly bigint[]): SetxattrArgs {
 }
 
 
+// Built once: made per call, a pattern costs more than the whole match.
+const NOT_ONE_BYTE = P.not(1n);
+
 /** The rule on the registers: anything but a 1-byte value with valid flags is the kernel's. */
 export function decideRegisters(a: SetxattrArgs, policy: Policy): Decision {
   return match({ enabled: policy.setxattr, size: a.size, knownFlags: (a.flags & ~(XATTR_CREATE | XATTR_REPLACE)) === 0 })
     .with({ enabled: false }, () => decline('setxattr interception is off'))
-    .with({ size: P.not(1n) }, () => decline('value is not 1 byte'))
+    .with({ size: NOT_ONE_BYTE }, () => decline('value is not 1 byte'))
     .with({ knownFlags: false }, () => decline('flags the kernel refuses'))
     .otherwise(() => EMULATE);
 }

@@ -85,11 +85,14 @@ export function containerSysinfo(facts: ContainerFacts, host: Sysinfo, clkTck: n
   };
 }
 
+// Built once: made per call, a pattern costs more than the whole match.
+const NATIVE_ABI = P.union('x86_64', 'x32', 'aarch64');
+
 /** The caller's struct layout, and its buffer as its ABI passes the pointer. */
 export function callerBuffer(abi: Abi, arg0: bigint): { readonly layout: SysinfoLayout; readonly ptr: bigint } {
   return match(abi)
     .with('i386', () => ({ layout: 'i386' as const, ptr: BigInt(argUint32(arg0)) }))
-    .with(P.union('x86_64', 'x32', 'aarch64'), () => ({ layout: 'native' as const, ptr: arg0 }))
+    .with(NATIVE_ABI, () => ({ layout: 'native' as const, ptr: arg0 }))
     .exhaustive();
 }
 
