@@ -113,8 +113,11 @@ export class Daemon {
    * (socket activation): served instead of binding one, and its path is left in place.
    */
   async start(opts: { takeover?: boolean; onHandedOver?: () => void; listenFd?: number } = {}): Promise<void> {
-    await this.helper.ping();
-    const { keeper, started } = await Keeper.connect(this.opts.stateDir, this.opts.log, this.opts.keeperBinary, this.opts.keeperGraceMs);
+    // Both are child processes: started side by side, start-up waits for the slower one only.
+    const [, { keeper, started }] = await Promise.all([
+      this.helper.ping(),
+      Keeper.connect(this.opts.stateDir, this.opts.log, this.opts.keeperBinary, this.opts.keeperGraceMs),
+    ]);
     this.keeper = keeper;
     // What a crashed daemon left with the keeper (nothing after a takeover or a clean stop).
     const recovered = !started && !opts.takeover ? await keeper.dump() : [];

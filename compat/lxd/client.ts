@@ -1,7 +1,6 @@
 // LXD's REST API (or Incus's: same paths) over its unix socket. Only what interceptd
 // reads: one instance's expanded config, the instance list, and the lifecycle events.
 
-import http from 'node:http';
 import type WebSocket from 'ws';
 
 export type LxdErrorCode = 'ICD_LXD_UNREACHABLE' | 'ICD_LXD_HTTP' | 'ICD_LXD_PROTOCOL';
@@ -57,6 +56,10 @@ function asInstance(m: unknown, projectHint: string): Instance {
   };
 }
 
+// node:http costs ~11 ms to load: only a daemon that talks to LXD pays it, on first use.
+let httpModule: Promise<typeof import('node:http')> | undefined;
+const loadHttp = (): Promise<typeof import('node:http')> => (httpModule ??= import('node:http'));
+
 export class LxdClient {
   constructor(
     readonly socketPath: string,
@@ -65,7 +68,8 @@ export class LxdClient {
   ) {}
 
   /** GET `path`; resolves LXD's `metadata` of a sync answer. */
-  get(path: string): Promise<unknown> {
+  async get(path: string): Promise<unknown> {
+    const http = await loadHttp();
     return new Promise((resolve, reject) => {
       const req = http.get({ socketPath: this.socketPath, path, headers: { Host: 'lxd' }, timeout: this.timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
