@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createLogger } from '../src/core/log.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -13,13 +13,18 @@ function lines(file: string): { msg: string; i?: number }[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; i?: number });
 }
 
-t.test('a lone line is written without a flush call, and a burst arrives whole and in order', async (t) => {
+/** A daemon logger writing to a fresh file, and that file. */
+function fileLogger(t: Test): { file: string } & ReturnType<typeof createLogger> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icd-log-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'log');
   const fd = fs.openSync(file, 'w');
   t.teardown(() => fs.closeSync(fd));
-  const { log } = createLogger('info', fd);
+  return { file, ...createLogger('info', fd) };
+}
+
+t.test('a lone line is written without a flush call, and a burst arrives whole and in order', async (t) => {
+  const { file, log } = fileLogger(t);
 
   log.info('first');
   await sleep(300);
@@ -35,12 +40,7 @@ t.test('a lone line is written without a flush call, and a burst arrives whole a
 });
 
 t.test('flush() writes what is buffered at once (before exit)', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icd-log-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const file = path.join(dir, 'log');
-  const fd = fs.openSync(file, 'w');
-  t.teardown(() => fs.closeSync(fd));
-  const { log, flush } = createLogger('info', fd);
+  const { file, log, flush } = fileLogger(t);
   log.warn('going down');
   flush();
   t.same(lines(file).map((l) => l.msg), ['going down']);
