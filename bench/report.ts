@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FootprintResult } from './footprint.js';
+import type { Inside } from './lib/inside.js';
 import type { Comparison, TargetCaseResult } from './latency.js';
 import type { Machine } from './lib/machine.js';
 import type { Summary } from './lib/stats.js';
@@ -34,6 +35,8 @@ export interface Report {
   readonly lxd: { requested: boolean; available?: boolean; note?: string };
   readonly throughput: ThroughputResult[];
   readonly daemon: Record<string, unknown>;
+  /** The LXC latency phase, from the daemon's audit lines. */
+  readonly inside: Inside[];
   readonly footprint?: FootprintResult;
   readonly targets: TargetCheck[];
   readonly notes: string[];
@@ -71,6 +74,12 @@ export function markdown(r: Report): string {
   ];
   const lxcOthers = ['floor', ...(r.lxc.some((c) => c.targets.lxd) ? ['lxd'] : [])];
   lines.push(...caseTable('LXC (liblxc proxy), unprivileged container', r.lxc, 'interceptd', lxcOthers), '');
+  if (r.inside.length) {
+    lines.push('### Inside interceptd (its audit lines for the LXC cases above, medians)', '',
+      '| action | lines | notification received → action done µs | of which the helper round trip µs |', '|---|---|---|---|');
+    for (const i of r.inside) lines.push(`| ${i.action} | ${i.n} | ${i.elapsed_us} | ${i.helper_us ?? '—'} |`);
+    lines.push('', 'The rest of the time the caller measures is the relay (caller → kernel → liblxc monitor → interceptd and back) and sending the answer.', '');
+  }
   lines.push('### The same calls by host root, natively (no container, no interception)', '', '| call | median / p99 / p99.9 µs | errno |', '|---|---|---|');
   for (const s of Object.values(r.host_native)) lines.push(`| ${s.title} | ${trio(s)} | ${s.err || 'none'} |`);
   lines.push('');

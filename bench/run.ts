@@ -23,6 +23,7 @@ import { describeMachine } from './lib/machine.js';
 import { treeUsage, usage } from './lib/proc.js';
 import { summarize } from './lib/stats.js';
 import { writeReport, markdown, type CaseReport, type Report, type TargetCheck } from './report.js';
+import { insideSince, logMark } from './lib/inside.js';
 import { benchTmpfs, releaseTmpfs, tmpfsDir } from './lib/tmpfs.js';
 import { LxcTarget, destroyBenchContainer, lxcConfig, startBenchContainer, withProxy } from './target-lxc.js';
 import { Lxd, launchLxdTarget } from './target-lxd.js';
@@ -186,10 +187,14 @@ async function main(): Promise<Report> {
   const settings = { rounds: ROUNDS, calls_per_round: PER_ROUND, warmup_per_run: WARMUP, fake_peers: PEERS, container_counts: CONTAINER_COUNTS.join('/') };
   const rssStart = usage(daemon.pid)?.rss_kb ?? 0;
   const cpuStart = treeUsage(daemon.pid);
+  const auditMark = logMark(daemon.logFile);
   const latency = await measureLatency(lxcTargets, SELECTED, { rounds: ROUNDS, perRound: PER_ROUND, warmup: WARMUP, log, onInvalid });
   const lxcOthers = lxcTargets.slice(1).map((t) => t.label);
   const lxc = caseReports(latency, SELECTED, 'interceptd', lxcOthers);
   const rssAfterLatency = usage(daemon.pid)?.rss_kb ?? 0;
+  // The log is written in batches: give the last one time to land.
+  await new Promise((r) => setTimeout(r, 200));
+  const inside = insideSince(daemon.logFile, auditMark);
   const cpuAfterLatency = treeUsage(daemon.pid);
   // Every call the daemon served in the latency phase: measured, warm-ups, and round 0.
   const latencyCalls = SELECTED.filter((c) => c.kind !== 'baseline').reduce((s) => s + ROUNDS * (PER_ROUND + WARMUP) + Math.max(50, Math.floor(PER_ROUND / 4)) + WARMUP, 0);
@@ -258,6 +263,7 @@ async function main(): Promise<Report> {
     lxd: { requested: argv['vs-lxd']!, ...(argv['vs-lxd'] ? { available: lxdNote === undefined } : {}), ...(lxdNote ? { note: lxdNote } : {}) },
     throughput,
     daemon: daemonInfo,
+    inside,
     ...(footprint ? { footprint } : {}),
     targets: [],
     notes,

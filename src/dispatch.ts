@@ -50,8 +50,10 @@ class DispatchedRequest implements Request {
   }
 
   audit(fields: object, msg: string): void {
+    // elapsed_us: since the notification arrived, so a slow action shows in its line.
+    const elapsed = Math.round((performance.now() - this.started) * 1000);
     // Serialized after the answer has gone out: the line is not on the caller's clock.
-    setImmediate(writeAudit, this.auditLog, { audit: true, ...this.identity(), ...fields }, msg);
+    setImmediate(writeAudit, this.auditLog, { audit: true, ...this.identity(), ...fields, elapsed_us: elapsed }, msg);
   }
 
   remainingMs(): number {
