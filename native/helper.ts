@@ -3,7 +3,6 @@
 // the helper, so a hung action can never hold a syscall past its deadline.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -21,6 +20,7 @@ import {
   type SchedRequest,
   type SetxattrRequest,
 } from '../protocol/helper-wire.js';
+import { NATIVE_BIN_DIR } from './paths.js';
 import { watchFd, type FdWatcher } from './poll.js';
 import { MessageReceiver, closeFd, sendMessage, socketPair } from './unix-socket.js';
 
@@ -56,11 +56,7 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-export const DEFAULT_HELPER = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  // dist/native/helper.js and native/helper.ts both sit two levels below the root's native/helper/.
-  import.meta.url.includes('/dist/') ? '../../native/helper/interceptd-helper' : './helper/interceptd-helper',
-);
+export const DEFAULT_HELPER = path.join(NATIVE_BIN_DIR, 'interceptd-helper');
 
 /** What handlers need from the privileged helper (one process, or a pool of them). */
 export interface Helper {

@@ -5,7 +5,6 @@
 
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createRequire } from 'node:module';
 import { lxcConfig } from '../compat/lxc-config.js';
 import { ociConfig } from '../compat/oci-config.js';
 import { LXD_SOCKETS } from '../compat/lxd/client.js';
@@ -16,11 +15,11 @@ import { renderReload, renderStatus } from './render.js';
 import { DOCTOR_USAGE, doctor } from './doctor/command.js';
 import { inheritedListener } from '../native/sd-listen.js';
 import { sdNotify } from '../native/sd-notify.js';
+import { VERSION } from './version.js';
 
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 const USAGE: Record<string, string> = {
-  main: `interceptd ${pkg.version}: seccomp syscall interception for unprivileged containers
+  main: `interceptd ${VERSION}: seccomp syscall interception for unprivileged containers
 
 Usage: interceptd <command> [options]
 
@@ -165,7 +164,7 @@ async function serve(argv: string[]): Promise<void> {
       process.exit(0);
     },
   });
-  log.info({ pid: process.pid, version: pkg.version, stateDir: daemon.opts.stateDir, configDir: daemon.opts.configDir }, 'ready');
+  log.info({ pid: process.pid, version: VERSION, stateDir: daemon.opts.stateDir, configDir: daemon.opts.configDir }, 'ready');
   try {
     if (sdNotify('READY=1')) log.debug('told systemd we are ready');
   } catch (err) {
@@ -285,7 +284,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case '--version':
     case 'version':
-      return void console.log(pkg.version);
+      return void console.log(VERSION);
     default:
       fail(`unknown command "${cmd}" (try 'interceptd help')`);
   }

@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import koffi from 'koffi';
+import { NATIVE_BIN_DIR } from '../native/paths.js';
 import { watchFd } from '../native/poll.js';
 import { MessageReceiver, closeFd, connectUnix, sendMessage, type PeerCred } from '../native/unix-socket.js';
 import type { Logger } from './core/log.js';
@@ -16,8 +16,7 @@ import type { OciState } from '../protocol/oci-state.js';
 
 export const KEEPER_SOCKET = 'keeper.socket';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const DEFAULT_KEEPER = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../native/helper/interceptd-keeper' : '../native/helper/interceptd-keeper');
+export const DEFAULT_KEEPER = path.join(NATIVE_BIN_DIR, 'interceptd-keeper');
 
 const libc = koffi.load('libc.so.6');
 const memfdCreate = libc.func('int memfd_create(const char *name, unsigned int flags)');
