@@ -58,7 +58,8 @@ export function decodeProxyRequest(
 ): Decoded<ProxyRequest> {
   if (truncated) return fail('ICD_PROTO_TRUNCATED', `datagram of ${length} bytes exceeds the receive buffer`);
   if (length < PROXY_HEADER_SIZE) return fail('ICD_PROTO_SHORT', `${length} bytes is shorter than the header`);
-  if (buf.readBigUInt64LE(0) !== 0n) return fail('ICD_PROTO_RESERVED', 'reserved header field is not 0');
+  // 64-bit fields compared as two 32-bit halves: no BigInt on every request.
+  if (buf.readUInt32LE(0) !== 0 || buf.readUInt32LE(4) !== 0) return fail('ICD_PROTO_RESERVED', 'reserved header field is not 0');
   const sizes: NotifSizes = { notif: buf.readUInt16LE(16), resp: buf.readUInt16LE(18), data: buf.readUInt16LE(20) };
   if (sizes.notif !== kernel.notif || sizes.resp !== kernel.resp || sizes.data !== kernel.data) {
     return fail(
@@ -68,9 +69,8 @@ export function decodeProxyRequest(
   }
   const fixed = PROXY_HEADER_SIZE + sizes.notif + sizes.resp;
   if (length < fixed) return fail('ICD_PROTO_SHORT', `${length} bytes is shorter than ${fixed}`);
-  const cookieLen = buf.readBigUInt64LE(24);
-  if (cookieLen !== BigInt(length - fixed)) {
-    return fail('ICD_PROTO_COOKIE', `cookie_len ${cookieLen} does not match the ${length - fixed} bytes after the fixed part`);
+  if (buf.readUInt32LE(28) !== 0 || buf.readUInt32LE(24) !== length - fixed) {
+    return fail('ICD_PROTO_COOKIE', `cookie_len ${buf.readBigUInt64LE(24)} does not match the ${length - fixed} bytes after the fixed part`);
   }
   const notif = decodeNotification(buf, PROXY_HEADER_SIZE);
   const echo = Buffer.allocUnsafe(PROXY_HEADER_SIZE + sizes.notif);

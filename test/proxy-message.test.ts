@@ -62,6 +62,9 @@ t.test('malformed requests give typed errors, never exceptions', async (t) => {
   const reserved = Buffer.from(good);
   reserved[3] = 1;
   cases.push(['reserved set', reserved, 157, 'ICD_PROTO_RESERVED']);
+  const reservedHigh = Buffer.from(good);
+  reservedHigh[7] = 0x80;
+  cases.push(['reserved set in its upper half', reservedHigh, 157, 'ICD_PROTO_RESERVED']);
   const sizes = Buffer.from(good);
   sizes.writeUInt16LE(88, 16);
   cases.push(['notif size', sizes, 157, 'ICD_PROTO_SIZES']);
@@ -71,6 +74,9 @@ t.test('malformed requests give typed errors, never exceptions', async (t) => {
   const cookie = Buffer.from(good);
   cookie.writeBigUInt64LE(1n << 40n, 24);
   cases.push(['huge cookie_len', cookie, 157, 'ICD_PROTO_COOKIE']);
+  const cookieHigh = Buffer.from(good);
+  cookieHigh.writeBigUInt64LE((1n << 32n) + 21n, 24);
+  cases.push(['cookie_len right in its lower half only', cookieHigh, 157, 'ICD_PROTO_COOKIE']);
   const noCookie = Buffer.from(good);
   cases.push(['cookie_len without cookie bytes', noCookie, 136, 'ICD_PROTO_COOKIE']);
   for (const [name, buf, len, code] of cases) {

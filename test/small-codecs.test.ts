@@ -15,6 +15,7 @@ import {
   type MknodRequest,
 } from '../protocol/helper-wire.js';
 import { CAP_MKNOD, CAP_SYS_ADMIN, capBit, hasCap, parseTaskStatus } from '../protocol/proc-status.js';
+import { decodeNotification } from '../protocol/seccomp.js';
 import { SYSCALL_NUMBERS, resolveSyscall, type Abi } from '../protocol/syscalls.js';
 import { parseMonitor, parseMonitorTitle } from '../src/liblxc/identify.js';
 
@@ -356,4 +357,25 @@ t.test('parseMonitorTitle', async (t) => {
   for (const [name, cmdline, expect] of cases) t.equal(parseMonitorTitle(cmdline), expect, name);
   t.same(parseMonitor('[lxc monitor] /var/lib/lxd/containers proj_c1\0'), { name: 'proj_c1', lxcPath: '/var/lib/lxd/containers' }, 'the lxcpath too');
   t.same(parseMonitor('[lxc monitor] /srv/my lxc c2\0'), { name: 'c2', lxcPath: '/srv/my lxc' }, 'an lxcpath with a space');
+});
+
+t.test('decodeNotification: the aligned fast path and the byte-by-byte path agree', async (t) => {
+  const bytes = Buffer.alloc(80);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 37 + 11) & 0xff;
+  bytes.writeBigUInt64LE(0xffff_ffff_ffff_fff0n, 32 + 5 * 8); // a register with the top bit set
+  const aligned = Buffer.alloc(88);
+  bytes.copy(aligned, 0);
+  const unaligned = Buffer.alloc(88);
+  bytes.copy(unaligned, 3);
+  const fast = decodeNotification(aligned, 0);
+  const slow = decodeNotification(unaligned, 3);
+  t.same(fast, slow);
+  t.equal(fast.id, bytes.readBigUInt64LE(0));
+  t.equal(fast.ip, bytes.readBigUInt64LE(24));
+  t.same(fast.args, [0, 1, 2, 3, 4, 5].map((i) => bytes.readBigUInt64LE(32 + i * 8)));
+  t.equal(fast.args[5], 0xffff_ffff_ffff_fff0n);
+  // A view must not outlive the bytes it was read from: later writes do not change a decoded value.
+  aligned.fill(0);
+  t.equal(fast.args[5], 0xffff_ffff_ffff_fff0n);
+  t.equal(decodeNotification(aligned.subarray(8), 0).id, 0n, 'a subarray at an aligned offset');
 });
