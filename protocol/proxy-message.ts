@@ -9,7 +9,7 @@ import {
   SECCOMP_NOTIF_SIZE,
 } from './constants.js';
 import { ProtocolError } from './errors.js';
-import { decodeNotification, encodeResponse, type Notification } from './seccomp.js';
+import { decodeNotification, encodeResponseAnswer, type Notification } from './seccomp.js';
 
 export interface NotifSizes {
   readonly notif: number;
@@ -101,6 +101,8 @@ export function encodeReplyFromEcho(echo: Buffer, sizes: NotifSizes, answer: Ans
   const out = Buffer.allocUnsafe(echo.length + sizes.resp);
   echo.copy(out, 0);
   out.fill(0, echo.length);
-  encodeResponse(out, echo.length, echo.readBigUInt64LE(PROXY_HEADER_SIZE), answer);
+  // The response's id is the notification's, already in the echo: copied, not re-encoded.
+  echo.copy(out, echo.length, PROXY_HEADER_SIZE, PROXY_HEADER_SIZE + 8);
+  encodeResponseAnswer(out, echo.length, answer);
   return out;
 }

@@ -42,21 +42,17 @@ export function decodeNotification(buf: Buffer, off: number): Notification {
 /** Writes a 24-byte `struct seccomp_notif_resp` for `id` at `off`. */
 export function encodeResponse(buf: Buffer, off: number, id: bigint, answer: Answer): void {
   buf.writeBigUInt64LE(id, off);
-  let val = 0n;
+  encodeResponseAnswer(buf, off, answer);
+}
+
+/** The response after its id: val, error, flags. BigInt work only for a value answer. */
+export function encodeResponseAnswer(buf: Buffer, off: number, answer: Answer): void {
   let error = 0;
   let flags = 0;
-  switch (answer.kind) {
-    case 'continue':
-      flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-      break;
-    case 'errno':
-      error = -answer.errno;
-      break;
-    case 'value':
-      val = answer.value;
-      break;
-  }
-  buf.writeBigInt64LE(BigInt.asIntN(64, val), off + 8);
+  if (answer.kind === 'value') buf.writeBigInt64LE(BigInt.asIntN(64, answer.value), off + 8);
+  else buf.fill(0, off + 8, off + 16);
+  if (answer.kind === 'continue') flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  else if (answer.kind === 'errno') error = -answer.errno;
   buf.writeInt32LE(error, off + 16);
   buf.writeUInt32LE(flags, off + 20);
 }
