@@ -10,6 +10,7 @@ import { parseCgroupLimit, parseCgroupValue, parseFlatKeyed, parseProcCgroup } f
 import type { Sysinfo } from '../protocol/sysinfo.js';
 import { locateController, pathUp, unifiedMount } from '../src/cgroup/locate.js';
 import { minLimit, readMemory, saturatingSub } from '../src/cgroup/memory.js';
+import { readFile } from '../src/cgroup/files.js';
 import { readPids } from '../src/cgroup/pids.js';
 import { containerSysinfo, readContainerFacts } from '../src/handlers/sysinfo.js';
 
@@ -385,4 +386,19 @@ t.test('unreadable or malformed data throws CgroupReadError', async (t) => {
   fs.writeFileSync(path.join(badUptime, 'proc/uptime'), 'soon\n');
   t.throws(() => readContainerFacts(badUptime, PID), READ_ERROR, 'garbage /proc/uptime');
   t.throws(() => readContainerFacts(tree(t, procFiles('0::/c1\n')), PID), READ_ERROR, 'no cgroup mount at all');
+});
+
+t.test('readFile: whole files of every size around its 16 KiB buffer, and re-reads after a change', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icd-files-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  for (const size of [0, 1, 4095, 16383, 16384, 16385, 50_000]) {
+    const file = path.join(dir, `f${size}`);
+    const text = Array.from({ length: size }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join('');
+    fs.writeFileSync(file, text);
+    t.equal(readFile(file), text, `${size} bytes`);
+    const shorter = text.slice(0, Math.floor(size / 2)).toUpperCase();
+    fs.writeFileSync(file, shorter);
+    t.equal(readFile(file), shorter, `${size} bytes, then rewritten shorter: the cached fd reads the new text`);
+  }
+  t.equal(readFile('/proc/self/status').split('\n').find((l) => l.startsWith('Pid:')), `Pid:\t${process.pid}`, 'a procfs file');
 });

@@ -47,10 +47,20 @@ function forget(file: string): void {
   }
 }
 
+/**
+ * A read shorter than asked is the end: seq_file (kernfs, procfs) hands over everything
+ * it has up to the size asked, keeping any rest for the next read, and so does a regular
+ * file. One pread per file, not a second one that returns 0.
+ */
 function preadAll(fd: number, file: string): string {
   let n = 0;
-  for (let got = -1; got !== 0 && n < shared.length; n += got) got = fs.readSync(fd, shared, n, shared.length - n, n);
-  return n < shared.length ? shared.toString('latin1', 0, n) : fs.readFileSync(file, 'latin1');
+  for (;;) {
+    const want = shared.length - n;
+    if (want === 0) return fs.readFileSync(file, 'latin1');
+    const got = fs.readSync(fd, shared, n, want, n);
+    n += got;
+    if (got < want) return shared.toString('latin1', 0, n);
+  }
 }
 
 /** A small file's text. One retry with a fresh fd covers a stale cached one. */
