@@ -72,6 +72,7 @@ if (requireContainers(t)) {
     t.match(mknod, { audit: true, container: name, syscall: 'mknod', path: '/tmp/null', dev: '1:3', errno: 0, msg: 'mknod emulated' });
     t.ok(Number(mknod?.pid) > 0, 'the caller pid');
     t.ok(typeof mknod?.us === 'number', 'its duration');
+    t.ok(Number(mknod?.elapsed_us) >= Number(mknod?.us), 'the time since the notification arrived, the helper round trip within it');
     t.notOk(s.daemon.logs.some((l) => l.audit === true), 'not in the main log when --audit-log is given');
   });
 

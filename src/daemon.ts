@@ -12,14 +12,13 @@ import { encodeResponse } from '../protocol/seccomp.js';
 import { closeFd, sendPlain } from '../native/unix-socket.js';
 import { TakeoverServer, takeOver, type Handed, type HandoverSource } from './takeover.js';
 import { InflightTable, Keeper, KeptSockets } from './keeper.js';
-import { pino } from 'pino';
 import { ControlServer } from './control.js';
 import type { MetricsServer } from './metrics.js';
 import { readDaemonConfig } from './daemon-config.js';
 import { VERSION } from './version.js';
 import { errno } from '../protocol/answer.js';
 import { KERNEL_SIZES, encodeReplyFromEcho } from '../protocol/proxy-message.js';
-import type { Logger } from './core/log.js';
+import { batchedLogger, type DaemonLogger, type Logger } from './core/log.js';
 import { prepareStateDir } from './core/state-dir.js';
 import { Dispatcher } from './dispatch.js';
 import { defaultRegistry } from './handlers/registry.js';
@@ -203,8 +202,8 @@ export class Daemon {
     });
     this.takeover.listen();
     if (this.opts.auditLog !== undefined) {
-      this.auditDest = pino.destination({ dest: this.opts.auditLog, sync: false, mkdir: true });
-      this.dispatcher.auditLog = pino({ base: { name: 'interceptd-audit' } }, this.auditDest);
+      this.audit = batchedLogger(this.opts.auditLog, { name: 'interceptd-audit' });
+      this.dispatcher.auditLog = this.audit.log;
     }
     this.control = new ControlServer(
       this.opts.stateDir,
@@ -256,7 +255,7 @@ export class Daemon {
   private control: ControlServer | undefined;
   private metrics: MetricsServer | undefined;
   private readonly startedAt = Date.now();
-  private auditDest: ReturnType<typeof pino.destination> | undefined;
+  private audit: DaemonLogger | undefined;
 
   /** What `interceptd status` shows. */
   status(): Record<string, unknown> {
@@ -296,11 +295,7 @@ export class Daemon {
 
   /** A deliberate stop: the keeper goes too, and every socket with it. */
   stop(): void {
-    try {
-      this.auditDest?.flushSync();
-    } catch {
-      // nothing buffered
-    }
+    this.audit?.flush();
     this.metrics?.close();
     this.control?.close();
     this.takeover?.close();

@@ -14,36 +14,42 @@ export interface DaemonLogger {
 /** How long a buffered line may wait for more before it is written. */
 const FLUSH_MS = 50;
 
-export function createLogger(level = process.env.INTERCEPTD_LOG ?? 'info', fd = 1): DaemonLogger {
-  // Lines are gathered up to 4 KiB or FLUSH_MS: one write per line would cost a
-  // thread-pool round trip (two wake-ups) on every audited syscall.
-  const dest = pino.destination({ dest: fd, sync: false, minLength: 4096 });
+/**
+ * A pino logger writing to `dest` (an fd or a file path, created with its directory).
+ * Lines are gathered up to 4 KiB or FLUSH_MS: one write per line would cost a thread-pool
+ * round trip (two wake-ups) on every audited syscall. A SIGKILL loses at most FLUSH_MS.
+ */
+export function batchedLogger(dest: number | string, opts: { level?: string; name: string }): DaemonLogger {
+  const boom = pino.destination({ dest, sync: false, minLength: 4096, mkdir: typeof dest === 'string' });
   // sonic-boom's count of bytes not yet written (private, but there since v1): a
   // flush while a write is in flight leaves the rest buffered, so the timer runs again.
-  const buffered = dest as unknown as { _len: number };
+  const buffered = boom as unknown as { _len: number };
   let timer: NodeJS.Timeout | undefined;
   const flushSoon = (): void => {
     timer = undefined;
-    dest.flush();
+    boom.flush();
     if (buffered._len > 0) timer = setTimeout(flushSoon, FLUSH_MS).unref();
   };
   const sink = {
     write(line: string): void {
-      dest.write(line);
+      boom.write(line);
       if (timer === undefined) timer = setTimeout(flushSoon, FLUSH_MS).unref();
     },
   };
-  const log = pino({ level, base: { name: 'interceptd' } }, sink);
   return {
-    log,
+    log: pino({ level: opts.level ?? 'info', base: { name: opts.name } }, sink),
     flush: () => {
       try {
-        dest.flushSync();
+        boom.flushSync();
       } catch {
-        // nothing to flush, or stdout is gone
+        // nothing to flush, or the file or stdout is gone
       }
     },
   };
+}
+
+export function createLogger(level = process.env.INTERCEPTD_LOG ?? 'info', fd = 1): DaemonLogger {
+  return batchedLogger(fd, { level, name: 'interceptd' });
 }
 
 /** A logger that writes nothing (tests, CLI subcommands). */
