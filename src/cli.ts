@@ -17,7 +17,6 @@ import { inheritedListener } from '../native/sd-listen.js';
 import { sdNotify } from '../native/sd-notify.js';
 import { VERSION } from './version.js';
 
-
 const USAGE: Record<string, string> = {
   main: `interceptd ${VERSION}: seccomp syscall interception for unprivileged containers
 
