@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
 import { createLogger } from '../src/core/log.js';
+import { LogSink } from '../src/core/log-sink.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -44,4 +46,65 @@ t.test('flush() writes what is buffered at once (before exit)', async (t) => {
   log.warn('going down');
   flush();
   t.same(lines(file).map((l) => l.msg), ['going down']);
+});
+
+t.test('a log that cannot be written: no exception, no hang at exit, bounded memory, reported', async (t) => {
+  const sink = new LogSink('/dev/full');
+  const line = `${JSON.stringify({ msg: 'x'.repeat(200) })}\n`;
+  for (let i = 0; i < 100; i++) sink.write(line);
+  await sleep(200);
+  t.ok(sink.failures.errors > 0, 'ENOSPC counted, not thrown');
+  const started = Date.now();
+  sink.flushSync();
+  t.ok(Date.now() - started < 1000, 'flushSync gives up at once (sonic-boom would retry forever)');
+  for (let i = 0; i < 50_000; i++) sink.write(line); // ~10 MB: more than is kept
+  t.ok(sink.failures.dropped > 0, 'beyond 8 MiB waiting, lines are dropped');
+});
+
+t.test('a reader that is slow, then catches up: every line arrives, in order', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icd-log-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fifo = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  t.teardown(() => fs.closeSync(reader));
+  const writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  t.teardown(() => fs.closeSync(writer));
+  const sink = new LogSink(writer);
+  const n = 3000; // ~300 KB: more than the pipe holds, so writes meet EAGAIN
+  for (let i = 0; i < n; i++) sink.write(`${JSON.stringify({ i, pad: 'y'.repeat(80) })}\n`);
+  let text = '';
+  const buf = Buffer.alloc(65536);
+  for (let waited = 0; waited < 10_000 && text.split('\n').length <= n; waited += 20) {
+    await sleep(20);
+    for (;;) {
+      let got = 0;
+      try {
+        got = fs.readSync(reader, buf, 0, buf.length, null);
+      } catch {
+        break; // EAGAIN: nothing more now
+      }
+      if (got <= 0) break;
+      text += buf.toString('utf8', 0, got);
+    }
+  }
+  const seen = text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { i: number }).i);
+  t.equal(seen.length, n);
+  t.ok(seen.every((v, i) => v === i), 'in order, none twice');
+  t.equal(sink.failures.errors, 0, 'EAGAIN is waiting, not a failure');
+});
+
+t.test('a closed reader (EPIPE) is a failure, not a crash', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icd-log-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fifo = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  t.teardown(() => fs.closeSync(writer));
+  fs.closeSync(reader);
+  const sink = new LogSink(writer);
+  sink.write('{"msg":"nobody reads this"}\n');
+  await sleep(200);
+  t.ok(sink.failures.errors > 0);
 });

@@ -25,6 +25,8 @@ export interface DaemonHandle {
   readonly child: ChildProcess;
   /** Parsed log lines so far. */
   readonly logs: Record<string, unknown>[];
+  /** What it wrote to stderr so far. */
+  readonly stderr: string;
   stop(): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -93,6 +95,9 @@ export async function startDaemon(opts: {
     socket,
     child,
     logs,
+    get stderr() {
+      return stderr;
+    },
     stop: () => stopWith('SIGTERM'),
     kill: (signal = 'SIGKILL') => stopWith(signal),
   };

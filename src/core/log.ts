@@ -2,6 +2,7 @@
 // Writes are buffered and asynchronous: a slow log reader must never stall a syscall.
 
 import { pino, type Logger as PinoLogger } from 'pino';
+import { LogSink } from './log-sink.js';
 
 export type Logger = PinoLogger;
 
@@ -11,40 +12,17 @@ export interface DaemonLogger {
   flush(): void;
 }
 
-/** How long a buffered line may wait for more before it is written. */
-const FLUSH_MS = 50;
-
 /**
- * A pino logger writing to `dest` (an fd or a file path, created with its directory).
- * Lines are gathered up to 4 KiB or FLUSH_MS: one write per line would cost a thread-pool
- * round trip (two wake-ups) on every audited syscall. A SIGKILL loses at most FLUSH_MS.
+ * A pino logger writing to `dest` (an fd, or a file appended to) through a LogSink:
+ * batches of 4 KiB or 50 ms; a SIGKILL loses at most the last 50 ms.
  */
 export function batchedLogger(dest: number | string, opts: { level?: string; name: string }): DaemonLogger {
-  const boom = pino.destination({ dest, sync: false, minLength: 4096, mkdir: typeof dest === 'string' });
-  // sonic-boom's count of bytes not yet written (private, but there since v1): a
-  // flush while a write is in flight leaves the rest buffered, so the timer runs again.
-  const buffered = boom as unknown as { _len: number };
-  let timer: NodeJS.Timeout | undefined;
-  const flushSoon = (): void => {
-    timer = undefined;
-    boom.flush();
-    if (buffered._len > 0) timer = setTimeout(flushSoon, FLUSH_MS).unref();
-  };
-  const sink = {
-    write(line: string): void {
-      boom.write(line);
-      if (timer === undefined) timer = setTimeout(flushSoon, FLUSH_MS).unref();
-    },
-  };
+  const sink = new LogSink(dest);
+  // Whatever ends the process (a failed start, a handover) writes out what is buffered.
+  process.once('exit', () => sink.flushSync());
   return {
     log: pino({ level: opts.level ?? 'info', base: { name: opts.name } }, sink),
-    flush: () => {
-      try {
-        boom.flushSync();
-      } catch {
-        // nothing to flush, or the file or stdout is gone
-      }
-    },
+    flush: () => sink.flushSync(),
   };
 }
 
