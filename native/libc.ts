@@ -22,6 +22,8 @@ export const c = {
   read: libc.func('intptr_t read(int fd, void *buf, size_t n)'),
   readlinkat: libc.func('intptr_t readlinkat(int dirfd, const char *path, void *buf, size_t n)'),
   ioctl: libc.func('int ioctl(int fd, unsigned long req, void *arg)'),
+  /** The same, for the ioctls that take their argument by value. */
+  ioctlValue: libc.func('int ioctl(int fd, unsigned long req, unsigned long arg)'),
   processVmReadv: libc.func(
     'intptr_t process_vm_readv(int pid, void *local, unsigned long liovcnt, void *remote, unsigned long riovcnt, unsigned long flags)',
   ),

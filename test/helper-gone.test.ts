@@ -5,12 +5,13 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { HelperClient } from '../native/helper.js';
 import { POLLIN, readyNow } from '../native/poll.js';
-import { notifRecv, notifSend } from '../native/seccomp.js';
+import { notifRecv, notifSend, notifSyncWakeUp } from '../native/seccomp.js';
 import { MessageReceiver, closeFd, socketPair } from '../native/unix-socket.js';
 import { CONTINUE } from '../protocol/answer.js';
 import { AT_FDCWD, S_IFCHR, SECCOMP_NOTIF_RESP_SIZE, SECCOMP_NOTIF_SIZE } from '../protocol/constants.js';
@@ -60,6 +61,10 @@ if (process.getuid?.() !== 0) {
       return got.kind === 'message' ? got.fds[0] : undefined;
     });
     fds.push(listener);
+    // The OCI agent sets SYNC_WAKE_UP on the listeners it owns (Linux >= 6.6).
+    const [major = 0, minor = 0] = os.release().split('.').map(Number);
+    if (major > 6 || (major === 6 && minor >= 6)) t.equal(notifSyncWakeUp(listener), 0, 'SYNC_WAKE_UP accepted on a real listener');
+    t.equal(notifSyncWakeUp(mine), 25, 'and refused (ENOTTY) on another fd');
     await until('the pending sysinfo call', () => ((readyNow(listener) & POLLIN) !== 0 ? true : undefined));
     const buf = Buffer.alloc(SECCOMP_NOTIF_SIZE);
     t.equal(notifRecv(listener, buf), 0, 'received');

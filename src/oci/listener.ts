@@ -8,7 +8,7 @@ import { Errno, SECCOMP_NOTIF_RESP_SIZE, SECCOMP_NOTIF_SIZE } from '../../protoc
 import { decodeNotification, encodeResponse, type Notification } from '../../protocol/seccomp.js';
 import { errnoName } from '../../native/errors.js';
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL, readyNow, watchFd, type FdWatcher } from '../../native/poll.js';
-import { notifRecv, notifSend } from '../../native/seccomp.js';
+import { notifRecv, notifSend, notifSyncWakeUp } from '../../native/seccomp.js';
 import { closeFd } from '../../native/unix-socket.js';
 import type { Logger } from '../core/log.js';
 import type { Dispatcher } from '../dispatch.js';
@@ -42,6 +42,10 @@ export class NotifyListener {
   private idle: (() => void) | undefined;
 
   constructor(private readonly opts: NotifyListenerOptions) {
+    // The answer then hands the CPU straight to the caller. Measured with the bench's OCI
+    // declined case, 6 alternating runs: median 29–39 µs against 29–120 µs without it, p99
+    // 134–190 µs against 149–764 µs. Older kernels refuse it (EINVAL), and nothing changes.
+    notifSyncWakeUp(opts.fd);
     this.watcher = watchFd(opts.fd, { readable: true, disconnect: true }, (status) => {
       if (status < 0) this.close(`poll error ${status}`);
       else this.drain();
