@@ -27,6 +27,10 @@
 
 #include "floor.h"
 
+/* Older headers lack these (Linux 6.6). */
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS_ 0x40082104UL
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP_ 1UL
+
 /* Tag in epoll data: listeners have it set, state connections not. */
 #define LISTENER (1ull << 32)
 
@@ -89,6 +93,8 @@ int main(int argc, char **argv)
 					close(c);
 					if (l < 0)
 						continue;
+					/* As interceptd does: the answer hands the CPU to the caller (Linux >= 6.6). */
+					ioctl(l, SECCOMP_IOCTL_NOTIF_SET_FLAGS_, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP_);
 					struct epoll_event lev = { .events = EPOLLIN, .data.u64 = LISTENER | (uint64_t)l };
 					epoll_ctl(ep, EPOLL_CTL_ADD, l, &lev);
 				}
