@@ -61,15 +61,29 @@ t.test('a log that cannot be written: no exception, no hang at exit, bounded mem
   t.ok(sink.failures.dropped > 0, 'beyond 8 MiB waiting, lines are dropped');
 });
 
-t.test('a reader that is slow, then catches up: every line arrives, in order', async (t) => {
+/** Both ends of a fresh FIFO, non-blocking; what is still open is closed at teardown. */
+function fifoPair(t: Test): { reader: number; writer: number; closeReader(): void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icd-log-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const fifo = path.join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
+  const open = new Set<number>();
   const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  t.teardown(() => fs.closeSync(reader));
+  open.add(reader);
   const writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-  t.teardown(() => fs.closeSync(writer));
+  open.add(writer);
+  // Tracked rather than closed twice: a closed fd's number may already belong to someone else.
+  const close = (fd: number): void => {
+    if (open.delete(fd)) fs.closeSync(fd);
+  };
+  t.teardown(() => {
+    [...open].forEach(close);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { reader, writer, closeReader: () => close(reader) };
+}
+
+t.test('a reader that is slow, then catches up: every line arrives, in order', async (t) => {
+  const { reader, writer } = fifoPair(t);
   const sink = new LogSink(writer);
   const n = 3000; // ~300 KB: more than the pipe holds, so writes meet EAGAIN
   for (let i = 0; i < n; i++) sink.write(`${JSON.stringify({ i, pad: 'y'.repeat(80) })}\n`);
@@ -95,14 +109,8 @@ t.test('a reader that is slow, then catches up: every line arrives, in order', a
 });
 
 t.test('a closed reader (EPIPE) is a failure, not a crash', async (t) => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'icd-log-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const fifo = path.join(dir, 'fifo');
-  execFileSync('mkfifo', [fifo]);
-  const reader = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  const writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-  t.teardown(() => fs.closeSync(writer));
-  fs.closeSync(reader);
+  const { writer, closeReader } = fifoPair(t);
+  closeReader();
   const sink = new LogSink(writer);
   sink.write('{"msg":"nobody reads this"}\n');
   await sleep(200);
