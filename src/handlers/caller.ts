@@ -42,45 +42,47 @@ export function callerCreds(req: Request, status: TaskStatus, caps: bigint): Cal
   };
 }
 
-// The init's user namespace, per container object (one per liblxc connection and
+// Facts about the container's init, per container object (one per liblxc connection and
 // container init, or per OCI listener): read once, not on every request.
 const initUserns = new WeakMap<ContainerRef, string>();
+const initMaps = new WeakMap<ContainerRef, { uid: IdRange[]; gid: IdRange[] }>();
+
+function initNamespace(container: ContainerRef): string | undefined {
+  let ns = initUserns.get(container);
+  if (ns === undefined && container.initPid > 0) {
+    ns = namespaceOf(AT_FDCWD, 'user', `/proc/${container.initPid}`);
+    if (ns !== undefined) initUserns.set(container, ns);
+  }
+  return ns;
+}
 
 /** True when the caller is in the user namespace of the container's init (not a nested one). */
 export function inContainerUserns(req: Request): boolean {
   const callerNs = namespaceOf(req.target.procFd, 'user');
-  let initNs = initUserns.get(req.container);
-  if (initNs === undefined && req.container.initPid > 0) {
-    initNs = namespaceOf(AT_FDCWD, 'user', `/proc/${req.container.initPid}`);
-    if (initNs !== undefined) initUserns.set(req.container, initNs);
-  }
-  return callerNs !== undefined && callerNs === initNs;
+  return callerNs !== undefined && callerNs === initNamespace(req.container);
 }
 
-// The container's maps are written once and never change: cache them per container
-// init (a caller outside the init's user namespace is never served, so nothing else is cached).
-const mapCache = new Map<string, { uid: IdRange[]; gid: IdRange[] }>();
-
-/** The container's uid and gid maps, if the caller is in the container's user namespace. */
-export function containerMaps(req: Request): { uid: IdRange[]; gid: IdRange[] } | undefined {
-  const ns = namespaceOf(req.target.procFd, 'user');
-  if (ns === undefined || req.container.initPid <= 0) return undefined;
-  const key = `${req.container.initPid}:${ns}`;
-  let maps = mapCache.get(key);
+/**
+ * The uid and gid maps of the container's init (written once, never changed). They are
+ * the caller's own only if inContainerUserns(req) holds: check that first.
+ */
+export function containerMaps(container: ContainerRef): { uid: IdRange[]; gid: IdRange[] } | undefined {
+  let maps = initMaps.get(container);
   if (maps === undefined) {
-    const uid = readProcText(`/proc/${req.container.initPid}/uid_map`);
-    const gid = readProcText(`/proc/${req.container.initPid}/gid_map`);
-    if (uid === undefined || gid === undefined) return undefined;
-    if (namespaceOf(AT_FDCWD, 'user', `/proc/${req.container.initPid}`) !== ns) return undefined;
+    const ns = initNamespace(container);
+    if (ns === undefined) return undefined;
+    const uid = readProcText(`/proc/${container.initPid}/uid_map`);
+    const gid = readProcText(`/proc/${container.initPid}/gid_map`);
+    // Still the same init (its pid was not reused while the maps were read).
+    if (uid === undefined || gid === undefined || namespaceOf(AT_FDCWD, 'user', `/proc/${container.initPid}`) !== ns) return undefined;
     maps = { uid: parseIdMap(uid), gid: parseIdMap(gid) };
-    if (mapCache.size > 1024) mapCache.clear();
-    mapCache.set(key, maps);
+    initMaps.set(container, maps);
   }
   return maps;
 }
 
-/** The caller's effective uid and gid inside the container's user namespace (callers in it only). */
-export function idsInside(req: Request, status: TaskStatus): { uid?: number; gid?: number } {
-  const maps = containerMaps(req);
+/** The caller's effective uid and gid inside the container's user namespace (a caller in it only). */
+export function idsInside(container: ContainerRef, status: TaskStatus): { uid?: number; gid?: number } {
+  const maps = containerMaps(container);
   return maps === undefined ? {} : { uid: toInside(maps.uid, status.euid), gid: toInside(maps.gid, status.egid) };
 }

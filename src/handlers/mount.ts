@@ -83,7 +83,7 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
 
   let options = splitOptions(data ?? '');
   if (fstype === 'hugetlbfs') {
-    const maps = containerMaps(req);
+    const maps = containerMaps(req.container); // the caller is in its user namespace (decideCaller)
     const translated =
       maps === undefined
         ? undefined

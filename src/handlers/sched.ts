@@ -60,8 +60,9 @@ function handle(req: Request, services: Services): Answer | Promise<Answer> {
   const args = schedArgs(req.syscall.abi, notif.args);
   if (!req.policy.schedSetscheduler) return declined(req, 'sched_setscheduler interception is off');
   const status = callerStatus(req);
-  const ids = idsInside(req, status);
-  const rule = decideSched(args, req.policy, { inContainerUserns: inContainerUserns(req), ...ids, capEff: status.capEff });
+  const inUserns = inContainerUserns(req);
+  const ids = inUserns ? idsInside(req.container, status) : {};
+  const rule = decideSched(args, req.policy, { inContainerUserns: inUserns, ...ids, capEff: status.capEff });
   if (rule.kind === 'decline') return declined(req, rule.reason);
   const param = target.memory.read(args.paramPtr, 4);
   if (!param.ok) return declined(req, `sched_param unreadable (errno ${param.errno})`);
