@@ -386,7 +386,10 @@ function probeFile(file: string): string {
 
 function compileProbe(outDir: string, name: string, extraFlags: string[], probeSource = probeFile('probe.c')): string {
   const out = join(outDir, name);
-  if (existsSync(out) && statSync(out).mtimeMs >= statSync(probeSource).mtimeMs) return out;
+  // Headers next to the source (errname.h) count as the source too.
+  const dir = dirname(probeSource);
+  const newest = Math.max(...[probeSource, ...readdirSync(dir).filter((f) => f.endsWith('.h')).map((f) => join(dir, f))].map((f) => statSync(f).mtimeMs));
+  if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
   mkdirSync(outDir, { recursive: true });
   // Compile to a private name then rename: test files may build concurrently.
   const tmp = `${out}.tmp-${process.pid}`;

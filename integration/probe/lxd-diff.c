@@ -43,20 +43,18 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "errname.h"
+
 #define USER_ID 1000
 #define OPAQUE "trusted.overlay.opaque"
 
 static const char *W; /* the work directory */
 static long freepid;
 
+/* As errname, but "0" for no error (the result lines always carry an errno field). */
 static const char *ename(int e)
 {
-	static char buf[16];
-	const char *n = e ? strerrorname_np(e) : "0";
-	if (n)
-		return n;
-	snprintf(buf, sizeof buf, "E%d", e);
-	return buf;
+	return e ? errname(e) : "0";
 }
 
 /* The result line: name, answer, then the state fields already formatted. */

@@ -52,18 +52,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errname.h"
+
 static int in_thread;
 static volatile sig_atomic_t signals = -1; /* -1: no handler installed */
 
-static const char *errname(int e)
-{
-	static char buf[16];
-	const char *n = e ? strerrorname_np(e) : "";
-	if (n)
-		return n;
-	snprintf(buf, sizeof buf, "E%d", e);
-	return buf;
-}
 
 /* Prints {"op":..,"ret":..,"errno":..,"err":..<extra>} and a newline. */
 static void emit(const char *op, long ret, int err, const char *extra)
