@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /** How long a buffered line may wait for more before it is written. */
-export const FLUSH_MS = 50;
+const FLUSH_MS = 50;
 /** A batch this large is written at once. */
 const BATCH = 4096;
 /** Bytes held while the log cannot be written; lines beyond are dropped. */
