@@ -12,6 +12,8 @@ export const LXD_DIR = '/var/lib/lxd';
 export const LXD_SOCKET = path.join(LXD_DIR, 'unix.socket');
 export const LXD_SECCOMP_SOCKET = path.join(LXD_DIR, 'seccomp.socket');
 const IMAGE = 'icd-busybox';
+/** LXD's error when liblxc fails an attach after the command ran (a lost seccomp listener). */
+export const LOST_LISTENER = 'Failed to retrieve PID of executing child process';
 const POOL = 'default';
 const PRESEED = `storage_pools:
 - name: ${POOL}
@@ -142,6 +144,18 @@ export class LxdContainer {
   exec(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): RunResult {
     return run('lxc', ['exec', this.name, '--env', 'PATH=/bin:/sbin:/usr/bin:/usr/sbin', '--', ...argv],
       { input: opts.input ?? '', timeoutMs: opts.timeoutMs ?? 60_000 });
+  }
+
+  /**
+   * exec() once more if liblxc 5.0.2 lost the command's seccomp listener: the command then
+   * ran with ENOSYS for every notified call, and LXD reports the failed attach as below.
+   * Only for commands that may run twice.
+   */
+  execAgainIfListenerLost(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): RunResult {
+    const r = this.exec(argv, opts);
+    if (r.status === 0 || !r.stderr.includes(LOST_LISTENER)) return r;
+    process.stderr.write(`# lxc exec ${argv.join(' ')}: the attach lost its seccomp listener; running it again\n`);
+    return this.exec(argv, opts);
   }
 
   push(hostFile: string, pathInContainer: string, mode = '0755'): void {
