@@ -19,6 +19,9 @@ export function requireContainers(t: Test): boolean {
   return false;
 }
 
+const RC_MARK = 'interceptd-test-status=';
+const RC_LINE = new RegExp(`^${RC_MARK}(\\d+)\\n?$`, 'm');
+
 export interface ProbeResult {
   op: string;
   ret: number;
@@ -34,7 +37,8 @@ export interface Scenario {
   probe(args: string[], opts?: { uid?: number; gid?: number; cwd?: string }): ProbeResult;
   /**
    * Runs argv in the container, once more if lxc-attach ran it without its seccomp
-   * listener (exit 1 with ENOSYS in the output: see probe()).
+   * listener (ENOSYS in the output, or lxc-attach failing after the command: see probe()).
+   * Only for commands that may run twice.
    */
   run(argv: string[], opts?: AttachOptions): AttachResult;
   /** `interceptd lxc-config` for this container; throws on failure. */
@@ -98,12 +102,20 @@ export async function startScenario(name: string, sets: string[], opts: Scenario
       }
     },
     run(argv, opts = {}) {
-      const r = container.attach(argv, { timeoutMs: 30_000, ...opts });
-      if (r.status === 1 && /ENOSYS|Function not implemented/.test(r.stdout + r.stderr)) {
-        process.stderr.write(`# ${argv.join(' ')}: lxc-attach ran without a seccomp listener; retrying once\n`);
-        return container.attach(argv, { timeoutMs: 30_000, ...opts });
-      }
-      return r;
+      const once = (): { r: AttachResult; lost: boolean } => {
+        // The command's own status, printed after it: when liblxc loses the listener it fails
+        // the attach after the command ran, and lxc-attach exits 1 whatever the command did.
+        const r = container.attach(['/bin/sh', '-c', `"$@"; s=$?; echo "${RC_MARK}$s" >&2; exit $s`, 'sh', ...argv], { timeoutMs: 30_000, ...opts });
+        const m = RC_LINE.exec(r.stderr);
+        const stderr = m ? r.stderr.slice(0, m.index) : r.stderr;
+        const status = m ? Number(m[1]) : r.status;
+        const lost = (m !== null && r.status !== status) || (status === 1 && /ENOSYS|Function not implemented/.test(r.stdout + stderr));
+        return { r: { ...r, stderr, status }, lost };
+      };
+      const first = once();
+      if (!first.lost) return first.r;
+      process.stderr.write(`# ${argv.join(' ')}: lxc-attach ran without a seccomp listener; retrying once\n`);
+      return once().r;
     },
     setPolicy,
     async restartDaemon() {
