@@ -1,10 +1,10 @@
-// interceptd as the bench runs it: the built CLI, logs to a file (a pipe the bench
+// interceptd as the bench runs it: the bundle that `bin` names, logs to a file (a pipe the bench
 // does not drain would stall the daemon), and the time from spawn until it serves.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CLI, cliNodeFlags } from '../integration/lib/daemon.js';
+import { BUNDLE, cliNodeFlags } from '../integration/lib/daemon.js';
 import { build } from './lib/build.js';
 
 export interface BenchDaemon {
@@ -49,7 +49,7 @@ export async function startDaemon(opts: {
   const t0 = process.hrtime.bigint();
   const child = spawn(
     process.execPath,
-    [...cliNodeFlags(), ...(opts.nodeArgs ?? []), CLI, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'info'],
+    [...cliNodeFlags(BUNDLE), ...(opts.nodeArgs ?? []), BUNDLE, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'info'],
     { stdio: ['ignore', log, log], cwd: opts.cwd },
   );
   fs.closeSync(log);

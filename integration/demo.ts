@@ -2,6 +2,7 @@
 // then everything cleaned up. Needs root and Debian's lxc, busybox-static, uidmap.
 
 import { canRunContainers } from './lib/lxc.js';
+import { BUNDLE } from './lib/daemon.js';
 import { startScenario } from './lib/scenario.js';
 
 function show(title: string, r: { stdout: string; stderr: string; status: number | null }): void {
@@ -16,7 +17,7 @@ if (!can.ok) {
 }
 
 console.log('Starting interceptd and an unprivileged busybox container (idmap 0 100000 65536, no network)...');
-const s = await startScenario('interceptd-demo', ['security.syscalls.intercept.mknod=true']);
+const s = await startScenario('interceptd-demo', ['security.syscalls.intercept.mknod=true'], { cli: BUNDLE });
 let failed = false;
 try {
   const c = s.container;

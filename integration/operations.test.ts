@@ -2,23 +2,10 @@
 // (good and bad files), the Prometheus endpoint, and the audit log.
 
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import t from 'tap';
-import { cli } from './lib/daemon.js';
+import { cli, scrapeMetrics as scrape } from './lib/daemon.js';
 import { requireContainers, startScenario, type Scenario } from './lib/scenario.js';
-
-function scrape(socketPath: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ socketPath, path: '/metrics' }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      })
-      .on('error', reject);
-  });
-}
 
 if (requireContainers(t)) {
   let s: Scenario;

@@ -35,7 +35,7 @@ t.test('npm pack → npm install in an empty project → the CLI and doctor run'
   }[];
   const tarball = path.join(dir, packed[0]!.filename);
   const files = packed[0]!.files.map((f) => f.path);
-  for (const f of ['dist/src/cli.js', 'dist/src/doctor/checks.js', 'native/helper/interceptd-helper.c', 'native/helper/interceptd-keeper.c', 'native/helper/Makefile', 'packaging/systemd/interceptd.service', 'packaging/systemd/interceptd.socket', 'README.md']) {
+  for (const f of ['dist/interceptd.js', 'native/helper/interceptd-helper.c', 'native/helper/interceptd-keeper.c', 'native/helper/Makefile', 'packaging/systemd/interceptd.service', 'packaging/systemd/interceptd.socket', 'README.md']) {
     t.ok(files.includes(f), `the tarball has ${f}`);
   }
   t.notOk(files.includes('native/helper/interceptd-helper'), 'no prebuilt helper: it is built on the target');

@@ -1,7 +1,7 @@
 // Opt-in Prometheus endpoint (--metrics-listen HOST:PORT or unix:/path). Labels stay
 // low-cardinality: syscall and decision, never container names or pids.
 
-import http from 'node:http';
+import type http from 'node:http';
 import fs from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from './core/log.js';
@@ -64,8 +64,10 @@ export class MetricsServer {
     collectDefaultMetrics({ register: this.registry, prefix: 'interceptd_' });
   }
 
-  start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
+  async start(): Promise<void> {
+    // Loaded here, not at the top: in the bundle a static import would load it at every start.
+    const { createServer } = await import('node:http');
+    this.server = createServer((req, res) => {
       if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
         res.writeHead(404).end('not found\n');
         return;
@@ -75,7 +77,7 @@ export class MetricsServer {
         (err: unknown) => res.writeHead(500).end(`${(err as Error).message}\n`),
       );
     });
-    return new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       if (this.listen.startsWith('unix:')) {
         const p = this.listen.slice('unix:'.length);
@@ -91,7 +93,8 @@ export class MetricsServer {
         }
         this.server!.listen(port, host, () => resolve());
       }
-    }).then(() => this.log.info({ listen: this.listen }, 'metrics endpoint listening'));
+    });
+    this.log.info({ listen: this.listen }, 'metrics endpoint listening');
   }
 
   close(): void {

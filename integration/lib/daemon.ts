@@ -3,17 +3,21 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { controlRequest } from '../../src/control.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+/** tsc's output: tests run it, so that coverage maps to the sources. */
 export const CLI = path.join(REPO, 'dist', 'src', 'cli.js');
+/** The one-file bundle of the same code that `bin` names (it starts faster): the demo, the bench and bundle.test run it. */
+export const BUNDLE = path.join(REPO, 'dist', 'interceptd.js');
 
 /** The Node.js flags of the CLI's shebang (`#!/usr/bin/env -S node FLAGS`): tests run the daemon as its bin does. */
-export function cliNodeFlags(): string[] {
-  const first = fs.readFileSync(CLI, 'utf8').split('\n', 1)[0] ?? '';
+export function cliNodeFlags(cli = CLI): string[] {
+  const first = fs.readFileSync(cli, 'utf8').split('\n', 1)[0] ?? '';
   const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
   return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
 }
@@ -31,6 +35,19 @@ export interface DaemonHandle {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** GET /metrics from a daemon's `--metrics-listen unix:PATH` endpoint. */
+export function scrapeMetrics(socketPath: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ socketPath, path: '/metrics' }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
 /** `interceptd ARGS…` run to completion (lxc-config, help). */
 export function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
@@ -43,11 +60,14 @@ export async function startDaemon(opts: {
   args?: string[];
   /** Node.js options for the daemon process (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** CLI (default) or BUNDLE. */
+  cli?: string;
 }): Promise<DaemonHandle> {
   const socket = path.join(opts.stateDir, 'seccomp.socket');
+  const cli = opts.cli ?? CLI;
   const child = spawn(
     process.execPath,
-    [...cliNodeFlags(), ...(opts.nodeArgs ?? []), CLI, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'debug', ...(opts.args ?? [])],
+    [...cliNodeFlags(cli), ...(opts.nodeArgs ?? []), cli, 'serve', '--state-dir', opts.stateDir, '--config-dir', opts.configDir, '--log-level', 'debug', ...(opts.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: Record<string, unknown>[] = [];

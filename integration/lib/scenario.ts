@@ -53,6 +53,8 @@ export interface ScenarioOptions {
   /** Extra `interceptd serve` arguments. */
   readonly daemonArgs?: string[];
   readonly nodeArgs?: string[];
+  /** The daemon's entry point: CLI (default) or BUNDLE. */
+  readonly cli?: string;
 }
 
 export async function startScenario(name: string, sets: string[], opts: ScenarioOptions = {}): Promise<Scenario> {
@@ -65,7 +67,7 @@ export async function startScenario(name: string, sets: string[], opts: Scenario
     return r.stdout.trim().split('\n');
   };
   const lines = setPolicy(sets);
-  let daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs, nodeArgs: opts.nodeArgs });
+  let daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs, nodeArgs: opts.nodeArgs, cli: opts.cli });
   const container = createContainer({ name, lxcpath: DEFAULT_LXCPATH, config: [...lines, ...(opts.config ?? [])] });
   try {
     container.start();
@@ -120,7 +122,7 @@ export async function startScenario(name: string, sets: string[], opts: Scenario
     setPolicy,
     async restartDaemon() {
       await daemon.stop();
-      daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs, nodeArgs: opts.nodeArgs });
+      daemon = await startDaemon({ stateDir, configDir, args: opts.daemonArgs, nodeArgs: opts.nodeArgs, cli: opts.cli });
     },
     async teardown() {
       try {
