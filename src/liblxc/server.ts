@@ -146,7 +146,7 @@ class Connection {
     if (name === undefined && this.title !== undefined) server.opts.dispatcher.prepare(this.title.name, this.title.lxcPath);
     this.watcher = watchFd(fd, { readable: true, disconnect: true }, (status, ev) => {
       if (status < 0) this.close(`poll error ${status}`);
-      else if (ev.readable) this.readAll();
+      else if (ev.readable) this.readOne();
       else if (ev.disconnect) this.close('monitor disconnected');
     });
   }
@@ -165,7 +165,7 @@ class Connection {
   resume(): void {
     this.holding = false;
     this.watcher.start();
-    this.readAll();
+    this.readOne();
   }
 
   detach(): { fd: number; peer: PeerCred; name: string | undefined } {
@@ -174,31 +174,33 @@ class Connection {
     return { fd: this.fd, peer: this.peer, name: this.name };
   }
 
-  /** Reads until a request is in flight: liblxc never sends a second one before the reply. */
-  private readAll(): void {
-    while (!this.closed && !this.holding) {
-      if (this.inFlight) {
-        // Only a misbehaving peer sends now; stop polling so a level-triggered wake-up cannot spin.
-        // (Not stopped for every async request: two epoll_ctl calls each, for nothing.)
-        this.watcher.stop();
-        this.paused = true;
-        return;
-      }
-      let got;
-      try {
-        got = this.server.receiver.recv(this.fd);
-      } catch (err) {
-        this.close(`receive failed: ${(err as Error).message}`);
-        return;
-      }
-      if (got.kind === 'again') return;
-      if (got.kind === 'eof') {
-        this.close('monitor disconnected');
-        return;
-      }
-      this.onMessage(got.length, got.truncated, got.fds);
-      if (this.inFlight) return;
+  /**
+   * One message per wake-up. liblxc sends the next request only after our reply, and the
+   * poll handle is level-triggered (it wakes us again for anything left), so reading on
+   * would cost one more recvmsg per request just to learn that nothing is pending.
+   */
+  private readOne(): void {
+    if (this.closed || this.holding) return;
+    if (this.inFlight) {
+      // Only a misbehaving peer sends now; stop polling so a level-triggered wake-up cannot spin.
+      // (Not stopped for every async request: two epoll_ctl calls each, for nothing.)
+      this.watcher.stop();
+      this.paused = true;
+      return;
     }
+    let got;
+    try {
+      got = this.server.receiver.recv(this.fd);
+    } catch (err) {
+      this.close(`receive failed: ${(err as Error).message}`);
+      return;
+    }
+    if (got.kind === 'again') return;
+    if (got.kind === 'eof') {
+      this.close('monitor disconnected');
+      return;
+    }
+    this.onMessage(got.length, got.truncated, got.fds);
   }
 
   private onMessage(length: number, truncated: boolean, fds: number[]): void {
@@ -248,11 +250,11 @@ class Connection {
         this.drained?.();
         return;
       }
+      // A message that came meanwhile wakes the restarted poll handle.
       if (this.paused && !this.closed) {
         this.paused = false;
         this.watcher.start();
       }
-      this.readAll();
     });
   }
 
