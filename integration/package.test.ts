@@ -40,6 +40,7 @@ t.test('npm pack → npm install in an empty project → the CLI and doctor run'
   }
   t.notOk(files.includes('native/helper/interceptd-helper'), 'no prebuilt helper: it is built on the target');
   t.notOk(files.some((f) => f.startsWith('test/') || f.endsWith('.ts')), 'no tests, no TypeScript sources');
+  t.same(files.filter((f) => f.startsWith('dist/')).sort(), ['dist/interceptd.js', 'dist/interceptd.js.map'], 'of dist/, only the bundle: not the tests, the bench or tsc\'s output');
 
   const app = path.join(dir, 'app');
   fs.mkdirSync(app);
