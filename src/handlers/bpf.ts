@@ -67,8 +67,7 @@ export function decideLoad(p: ProgLoad): Decision {
  * container's own user namespace. Without it a container user could fence devices
  * off from the container's root.
  */
-export function decideCaller(status: TaskStatus | undefined, inContainerUserns: boolean, kind: 'load' | 'attach'): Decision | undefined {
-  if (status === undefined) return decline('caller status unreadable');
+export function decideCaller(status: TaskStatus, inContainerUserns: boolean, kind: 'load' | 'attach'): Decision | undefined {
   if (!inContainerUserns) return decline("caller is not in the container's user namespace");
   const other = kind === 'load' ? CAP_BPF : CAP_NET_ADMIN;
   if (!hasCap(status.capEff, CAP_SYS_ADMIN) && !hasCap(status.capEff, other)) {
