@@ -20,9 +20,9 @@ export type Program = 'load/caller' | 'load/fake-monitors' | 'floor/lxc-responde
 export function build(program: Program): string {
   const src = path.join(BENCH_SRC, `${program}.c`);
   const out = path.join(BUILD_DIR, path.basename(program));
-  // Headers next to the source (the floors' floor.h) count as the source too.
-  const dir = path.dirname(src);
-  const newest = Math.max(...[src, ...fs.readdirSync(dir).filter((f) => f.endsWith('.h')).map((f) => path.join(dir, f))].map((f) => fs.statSync(f).mtimeMs));
+  // The headers it includes with quotes (floor.h, the probes' errname.h) count as the source too.
+  const headers = [...fs.readFileSync(src, 'utf8').matchAll(/^#include "([^"]+)"/gm)].map((m) => path.resolve(path.dirname(src), m[1]!));
+  const newest = Math.max(...[src, ...headers].map((f) => fs.statSync(f).mtimeMs));
   if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= newest) return out;
   fs.mkdirSync(BUILD_DIR, { recursive: true });
   const tmp = `${out}.tmp-${process.pid}`;

@@ -38,6 +38,7 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
+#include "../../integration/probe/errname.h"
 
 enum kind { GETPPID, MKNOD, MKNOD_DECLINED, MKNOD_EEXIST, SETXATTR, SCHED, SYSINFO, BPF_DENIED };
 
@@ -121,16 +122,6 @@ static int call(struct ctx *c, uint64_t *elapsed)
 	if (r >= 0 && c->kind == BPF_DENIED)
 		close((int)r);
 	return e;
-}
-
-static const char *errname(int e)
-{
-	static char buf[16];
-	const char *n = e ? strerrorname_np(e) : "";
-	if (n)
-		return n;
-	snprintf(buf, sizeof buf, "E%d", e);
-	return buf;
 }
 
 int main(int argc, char **argv)
