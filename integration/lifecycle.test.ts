@@ -248,6 +248,24 @@ if (requireContainers(t)) {
   }
 
   /**
+   * A test whose one request becomes void: the daemon's resting fds, its counts and a log
+   * mark before `body`; after it, exactly one void answer in liblxc's log, and stillSound.
+   */
+  async function oneVoidRequest(
+    t: Test,
+    tag: string,
+    body: (at: { before: Awaited<ReturnType<typeof mknodStats>>; mark: number }) => Promise<void>,
+  ): Promise<void> {
+    const fds = await restingFds(daemonPid());
+    const before = await mknodStats(s);
+    const mark = await logMark();
+    const voids = voidAnswers();
+    await body({ before, mark });
+    await expectVoidAnswers(t, voids, 1);
+    await stillSound(t, fds, tag);
+  }
+
+  /**
    * Runs argv in the container until its call is parked in syscall `nr`; once more if
    * lxc-attach ran it without its seccomp listener (the liblxc flake of Scenario.probe).
    */
@@ -301,122 +319,97 @@ if (requireContainers(t)) {
     }
   }
 
-  t.test('killed while its request waits for the helper: answered once, nothing made, nothing leaked', async (t) => {
-    const fds = await restingFds(daemonPid());
-    const before = await mknodStats(s);
-    const mark = await logMark();
-    const voids = voidAnswers();
-    const held = await holdInHelper(t, ['/bin/probe', 'mknod', '/tmp/lc/killed', 'c', '1', '3'], 'lc/killed', SYS_MKNOD);
-    process.kill(held.caller, 'SIGKILL');
-    const r: AttachResult = await held.done;
-    await waitFor('the caller reaped', () => reaped(held.caller));
-    t.equal(lastJson(r.stdout), undefined, 'the caller printed nothing: it died in the call');
-    held.release();
-    await waitFor('the daemon to note the caller gone', () => goneFor(mark, held.caller).length > 0);
-    const gone = goneFor(mark, held.caller)[0]!;
-    t.equal(gone.level, 20, 'logged at debug level');
-    t.match(JSON.stringify(gone.err), /ICD_TARGET_GONE/, 'as a caller gone');
-    t.same(loud(mark), [], 'no warning or error');
-    t.equal(logsFrom(mark).filter((l) => l.audit === true).length, 0, 'no audit line: nothing was done');
-    const after = await mknodStats(s);
-    t.same(diff(before.mknod, after.mknod), { failure: 1 }, 'counted once, as a failure');
-    t.equal(after.total - before.total, 1, 'one request');
-    t.notOk(exists('/tmp/lc/killed'), 'no node was made');
-    await expectVoidAnswers(t, voids, 1);
-    await stillSound(t, fds, 'killed');
-  });
+  t.test('killed while its request waits for the helper: answered once, nothing made, nothing leaked', (t) =>
+    oneVoidRequest(t, 'killed', async ({ before, mark }) => {
+      const held = await holdInHelper(t, ['/bin/probe', 'mknod', '/tmp/lc/killed', 'c', '1', '3'], 'lc/killed', SYS_MKNOD);
+      process.kill(held.caller, 'SIGKILL');
+      const r: AttachResult = await held.done;
+      await waitFor('the caller reaped', () => reaped(held.caller));
+      t.equal(lastJson(r.stdout), undefined, 'the caller printed nothing: it died in the call');
+      held.release();
+      await waitFor('the daemon to note the caller gone', () => goneFor(mark, held.caller).length > 0);
+      const gone = goneFor(mark, held.caller)[0]!;
+      t.equal(gone.level, 20, 'logged at debug level');
+      t.match(JSON.stringify(gone.err), /ICD_TARGET_GONE/, 'as a caller gone');
+      t.same(loud(mark), [], 'no warning or error');
+      t.equal(logsFrom(mark).filter((l) => l.audit === true).length, 0, 'no audit line: nothing was done');
+      const after = await mknodStats(s);
+      t.same(diff(before.mknod, after.mknod), { failure: 1 }, 'counted once, as a failure');
+      t.equal(after.total - before.total, 1, 'one request');
+      t.notOk(exists('/tmp/lc/killed'), 'no node was made');
+    }));
 
-  t.test('killed before the daemon reads its request: answered once, nothing made', async (t) => {
-    const fds = await restingFds(daemonPid());
-    const before = await mknodStats(s);
-    const mark = await logMark();
-    const voids = voidAnswers();
-    const held = await holdInDaemon(t, ['/bin/probe', 'mknod', '/tmp/lc/unread', 'c', '1', '3'], 'lc/unread', SYS_MKNOD);
-    process.kill(held.caller, 'SIGKILL');
-    await held.done;
-    await waitFor('the caller reaped', () => reaped(held.caller));
-    held.release();
-    await waitFor('the daemon to note the caller gone', () => goneFor(mark, held.caller).length > 0);
-    t.equal(goneFor(mark, held.caller)[0]!.level, 20, 'logged at debug level');
-    t.same(loud(mark), [], 'no warning or error');
-    t.same(diff(before.mknod, (await mknodStats(s)).mknod), { failure: 1 }, 'counted once, as a failure');
-    t.notOk(exists('/tmp/lc/unread'), 'no node was made');
-    await expectVoidAnswers(t, voids, 1);
-    await stillSound(t, fds, 'unread');
-  });
+  t.test('killed before the daemon reads its request: answered once, nothing made', (t) =>
+    oneVoidRequest(t, 'unread', async ({ before, mark }) => {
+      const held = await holdInDaemon(t, ['/bin/probe', 'mknod', '/tmp/lc/unread', 'c', '1', '3'], 'lc/unread', SYS_MKNOD);
+      process.kill(held.caller, 'SIGKILL');
+      await held.done;
+      await waitFor('the caller reaped', () => reaped(held.caller));
+      held.release();
+      await waitFor('the daemon to note the caller gone', () => goneFor(mark, held.caller).length > 0);
+      t.equal(goneFor(mark, held.caller)[0]!.level, 20, 'logged at debug level');
+      t.same(loud(mark), [], 'no warning or error');
+      t.same(diff(before.mknod, (await mknodStats(s)).mknod), { failure: 1 }, 'counted once, as a failure');
+      t.notOk(exists('/tmp/lc/unread'), 'no node was made');
+    }));
 
-  t.test('interrupted with SA_RESTART: the restarted call is a new request and succeeds once', async (t) => {
-    const fds = await restingFds(daemonPid());
-    const before = await mknodStats(s);
-    const mark = await logMark();
-    const voids = voidAnswers();
-    const held = await holdInHelper(t, ['/bin/probe', 'sigusr1', 'restart', 'mknod', '/tmp/lc/restart', 'c', '1', '3'], 'lc/restart', SYS_MKNOD);
-    process.kill(held.caller, 'SIGUSR1');
-    // Handled, then the call restarted: the first notification is void, a second one waits.
-    await waitFor('the signal handled', () => !signalPending(held.caller, SIGUSR1_BIT) && inSyscall(held.caller, SYS_MKNOD));
-    held.release();
-    const r = await held.done;
-    t.match(lastJson(r.stdout), { op: 'mknod', ret: 0, signals: 1 }, `the caller's one result: ${r.stdout.trim()}`);
-    await waitFor('the daemon to note the first request void', () => goneFor(mark, held.caller).length > 0);
-    t.equal(goneFor(mark, held.caller).length, 1, 'the first request: the caller was interrupted');
-    const auditsOf = (p: string): Record<string, unknown>[] => logsFrom(mark).filter((l) => l.audit === true && l.path === p);
-    await waitFor('the audit line', () => auditsOf('/tmp/lc/restart').length > 0);
-    const audits = auditsOf('/tmp/lc/restart');
-    t.equal(audits.length, 1, 'one mknod performed');
-    t.equal(audits[0]?.errno, 0, 'and it succeeded');
-    t.same(loud(mark), [], 'no warning or error');
-    const after = await mknodStats(s);
-    t.same(diff(before.mknod, after.mknod), { failure: 1, emulated: 1 }, 'two requests: one void, one emulated');
-    t.match(s.probe(['stat', '/tmp/lc/restart']), { type: 'c', major: 1, minor: 3 }, 'the node exists');
-    await expectVoidAnswers(t, voids, 1);
-    await stillSound(t, fds, 'restart');
-  });
+  t.test('interrupted with SA_RESTART: the restarted call is a new request and succeeds once', (t) =>
+    oneVoidRequest(t, 'restart', async ({ before, mark }) => {
+      const held = await holdInHelper(t, ['/bin/probe', 'sigusr1', 'restart', 'mknod', '/tmp/lc/restart', 'c', '1', '3'], 'lc/restart', SYS_MKNOD);
+      process.kill(held.caller, 'SIGUSR1');
+      // Handled, then the call restarted: the first notification is void, a second one waits.
+      await waitFor('the signal handled', () => !signalPending(held.caller, SIGUSR1_BIT) && inSyscall(held.caller, SYS_MKNOD));
+      held.release();
+      const r = await held.done;
+      t.match(lastJson(r.stdout), { op: 'mknod', ret: 0, signals: 1 }, `the caller's one result: ${r.stdout.trim()}`);
+      await waitFor('the daemon to note the first request void', () => goneFor(mark, held.caller).length > 0);
+      t.equal(goneFor(mark, held.caller).length, 1, 'the first request: the caller was interrupted');
+      const auditsOf = (p: string): Record<string, unknown>[] => logsFrom(mark).filter((l) => l.audit === true && l.path === p);
+      await waitFor('the audit line', () => auditsOf('/tmp/lc/restart').length > 0);
+      const audits = auditsOf('/tmp/lc/restart');
+      t.equal(audits.length, 1, 'one mknod performed');
+      t.equal(audits[0]?.errno, 0, 'and it succeeded');
+      t.same(loud(mark), [], 'no warning or error');
+      const after = await mknodStats(s);
+      t.same(diff(before.mknod, after.mknod), { failure: 1, emulated: 1 }, 'two requests: one void, one emulated');
+      t.match(s.probe(['stat', '/tmp/lc/restart']), { type: 'c', major: 1, minor: 3 }, 'the node exists');
+    }));
 
-  t.test('interrupted without SA_RESTART: EINTR at once, and nothing made afterwards', async (t) => {
-    const fds = await restingFds(daemonPid());
-    const before = await mknodStats(s);
-    const mark = await logMark();
-    const voids = voidAnswers();
-    const held = await holdInHelper(t, ['/bin/probe', 'sigusr1', 'norestart', 'mknod', '/tmp/lc/eintr', 'c', '1', '3'], 'lc/eintr', SYS_MKNOD);
-    process.kill(held.caller, 'SIGUSR1');
-    // The caller returns while its request still waits in the stopped helper.
-    const r = await held.done;
-    t.match(lastJson(r.stdout), { op: 'mknod', ret: -1, err: 'EINTR', signals: 1 }, `the caller's one result: ${r.stdout.trim()}`);
-    held.release();
-    await waitFor('the daemon to note the request void', () => goneFor(mark, held.caller).length > 0);
-    t.same(loud(mark), [], 'no warning or error');
-    t.equal(logsFrom(mark).filter((l) => l.audit === true).length, 0, 'nothing performed');
-    const after = await mknodStats(s);
-    t.same(diff(before.mknod, after.mknod), { failure: 1 }, 'one request, void');
-    t.notOk(exists('/tmp/lc/eintr'), 'no node was made after the caller had its EINTR');
-    await expectVoidAnswers(t, voids, 1);
-    await stillSound(t, fds, 'eintr');
-  });
+  t.test('interrupted without SA_RESTART: EINTR at once, and nothing made afterwards', (t) =>
+    oneVoidRequest(t, 'eintr', async ({ before, mark }) => {
+      const held = await holdInHelper(t, ['/bin/probe', 'sigusr1', 'norestart', 'mknod', '/tmp/lc/eintr', 'c', '1', '3'], 'lc/eintr', SYS_MKNOD);
+      process.kill(held.caller, 'SIGUSR1');
+      // The caller returns while its request still waits in the stopped helper.
+      const r = await held.done;
+      t.match(lastJson(r.stdout), { op: 'mknod', ret: -1, err: 'EINTR', signals: 1 }, `the caller's one result: ${r.stdout.trim()}`);
+      held.release();
+      await waitFor('the daemon to note the request void', () => goneFor(mark, held.caller).length > 0);
+      t.same(loud(mark), [], 'no warning or error');
+      t.equal(logsFrom(mark).filter((l) => l.audit === true).length, 0, 'nothing performed');
+      const after = await mknodStats(s);
+      t.same(diff(before.mknod, after.mknod), { failure: 1 }, 'one request, void');
+      t.notOk(exists('/tmp/lc/eintr'), 'no node was made after the caller had its EINTR');
+    }));
 
-  t.test('stopped and continued (no handler): the kernel restarts the call, which succeeds once', async (t) => {
-    const fds = await restingFds(daemonPid());
-    const before = await mknodStats(s);
-    const mark = await logMark();
-    const voids = voidAnswers();
-    const held = await holdInHelper(t, ['/bin/probe', 'mknod', '/tmp/lc/stopcont', 'c', '1', '3'], 'lc/stopcont', SYS_MKNOD);
-    process.kill(held.caller, 'SIGSTOP');
-    await waitFor('the caller stopped', () => taskState(held.caller) === 'T');
-    process.kill(held.caller, 'SIGCONT');
-    await waitFor('the call restarted', () => taskState(held.caller) !== 'T' && inSyscall(held.caller, SYS_MKNOD));
-    held.release();
-    const r = await held.done;
-    t.match(lastJson(r.stdout), { op: 'mknod', ret: 0 }, `the caller's one result: ${r.stdout.trim()}`);
-    const audits = (): Record<string, unknown>[] => logsFrom(mark).filter((l) => l.audit === true && l.path === '/tmp/lc/stopcont');
-    await waitFor('the audit line', () => audits().length > 0);
-    t.equal(goneFor(mark, held.caller).length, 1, 'the first request was void');
-    t.equal(audits().length, 1, 'one mknod performed');
-    t.same(loud(mark), [], 'no warning or error');
-    const after = await mknodStats(s);
-    t.same(diff(before.mknod, after.mknod), { failure: 1, emulated: 1 }, 'two requests: one void, one emulated');
-    t.match(s.probe(['stat', '/tmp/lc/stopcont']), { type: 'c', major: 1, minor: 3 }, 'the node exists');
-    await expectVoidAnswers(t, voids, 1);
-    await stillSound(t, fds, 'stopcont');
-  });
+  t.test('stopped and continued (no handler): the kernel restarts the call, which succeeds once', (t) =>
+    oneVoidRequest(t, 'stopcont', async ({ before, mark }) => {
+      const held = await holdInHelper(t, ['/bin/probe', 'mknod', '/tmp/lc/stopcont', 'c', '1', '3'], 'lc/stopcont', SYS_MKNOD);
+      process.kill(held.caller, 'SIGSTOP');
+      await waitFor('the caller stopped', () => taskState(held.caller) === 'T');
+      process.kill(held.caller, 'SIGCONT');
+      await waitFor('the call restarted', () => taskState(held.caller) !== 'T' && inSyscall(held.caller, SYS_MKNOD));
+      held.release();
+      const r = await held.done;
+      t.match(lastJson(r.stdout), { op: 'mknod', ret: 0 }, `the caller's one result: ${r.stdout.trim()}`);
+      const audits = (): Record<string, unknown>[] => logsFrom(mark).filter((l) => l.audit === true && l.path === '/tmp/lc/stopcont');
+      await waitFor('the audit line', () => audits().length > 0);
+      t.equal(goneFor(mark, held.caller).length, 1, 'the first request was void');
+      t.equal(audits().length, 1, 'one mknod performed');
+      t.same(loud(mark), [], 'no warning or error');
+      const after = await mknodStats(s);
+      t.same(diff(before.mknod, after.mknod), { failure: 1, emulated: 1 }, 'two requests: one void, one emulated');
+      t.match(s.probe(['stat', '/tmp/lc/stopcont']), { type: 'c', major: 1, minor: 3 }, 'the node exists');
+    }));
 
   /** Starts `probe impostor` on the host; resolves once the impostor is set up. */
   async function impostor(args: string[]): Promise<{ child: ChildProcess; pid: number; nsPid: number }> {
@@ -438,71 +431,61 @@ if (requireContainers(t)) {
     await exited;
   }
 
-  t.test('pid reused by a host process before the daemon reads the request: nothing done for it', async (t) => {
-    const fds = await restingFds(daemonPid());
-    const before = await mknodStats(s);
-    const mark = await logMark();
-    const voids = voidAnswers();
-    // The daemon stopped: the monitor forwards the request, which waits unread.
-    const { caller, done, release } = await holdInDaemon(t, ['/bin/probe', 'mknod-fixed', 'lc-reuse', 'c', '1', '3'], 'lc-reuse', SYS_MKNOD, '/tmp/lc-victim');
-    let imp: Awaited<ReturnType<typeof impostor>> | undefined;
-    try {
-      process.kill(caller, 'SIGKILL');
-      await done;
-      await waitFor('the caller reaped', () => reaped(caller));
-      // Same host pid, cwd on the host, another path at the same address: a daemon reading
-      // the arguments by pid now reads this one (it does, and then finds the caller gone).
-      imp = await impostor([String(caller), HOST_DIR, 'lc-reused']);
-      t.equal(fs.readlinkSync(`/proc/${caller}/cwd`), HOST_DIR, `host pid ${caller} is now a host process`);
-      release();
-      await waitFor('the daemon to note the caller gone', () => goneFor(mark, caller).length > 0);
-      const err = goneFor(mark, caller)[0]!.err as { message?: string };
-      t.match(err.message, /its \/proc status is unreadable/, 'the /proc fd liblxc opened still names the dead caller');
-      t.same(loud(mark), [], 'no warning or error');
-      const after = await mknodStats(s);
-      t.same(diff(before.mknod, after.mknod), { failure: 1 }, 'one request, counted as a failure');
-      t.same(fs.readdirSync(HOST_DIR), [], "nothing made in the new process's cwd");
-      t.same(fs.readdirSync(s.container.hostPath('/tmp/lc-victim')), [], "nor in the dead caller's");
-      t.ok(!reaped(caller) && fs.readlinkSync(`/proc/${caller}/cwd`) === HOST_DIR, 'the new process was left alone');
-    } finally {
-      release();
-      if (imp !== undefined) await endImpostor(imp);
-    }
-    await expectVoidAnswers(t, voids, 1);
-    await stillSound(t, fds, 'reuse-host');
-  });
+  t.test('pid reused by a host process before the daemon reads the request: nothing done for it', (t) =>
+    oneVoidRequest(t, 'reuse-host', async ({ before, mark }) => {
+      // The daemon stopped: the monitor forwards the request, which waits unread.
+      const { caller, done, release } = await holdInDaemon(t, ['/bin/probe', 'mknod-fixed', 'lc-reuse', 'c', '1', '3'], 'lc-reuse', SYS_MKNOD, '/tmp/lc-victim');
+      let imp: Awaited<ReturnType<typeof impostor>> | undefined;
+      try {
+        process.kill(caller, 'SIGKILL');
+        await done;
+        await waitFor('the caller reaped', () => reaped(caller));
+        // Same host pid, cwd on the host, another path at the same address: a daemon reading
+        // the arguments by pid now reads this one (it does, and then finds the caller gone).
+        imp = await impostor([String(caller), HOST_DIR, 'lc-reused']);
+        t.equal(fs.readlinkSync(`/proc/${caller}/cwd`), HOST_DIR, `host pid ${caller} is now a host process`);
+        release();
+        await waitFor('the daemon to note the caller gone', () => goneFor(mark, caller).length > 0);
+        const err = goneFor(mark, caller)[0]!.err as { message?: string };
+        t.match(err.message, /its \/proc status is unreadable/, 'the /proc fd liblxc opened still names the dead caller');
+        t.same(loud(mark), [], 'no warning or error');
+        const after = await mknodStats(s);
+        t.same(diff(before.mknod, after.mknod), { failure: 1 }, 'one request, counted as a failure');
+        t.same(fs.readdirSync(HOST_DIR), [], "nothing made in the new process's cwd");
+        t.same(fs.readdirSync(s.container.hostPath('/tmp/lc-victim')), [], "nor in the dead caller's");
+        t.ok(!reaped(caller) && fs.readlinkSync(`/proc/${caller}/cwd`) === HOST_DIR, 'the new process was left alone');
+      } finally {
+        release();
+        if (imp !== undefined) await endImpostor(imp);
+      }
+    }));
 
-  t.test("pid reused inside the container before the helper acts: nothing done for the new process", async (t) => {
-    const fds = await restingFds(daemonPid());
-    const before = await mknodStats(s);
-    const mark = await logMark();
-    const voids = voidAnswers();
-    const held = await holdInHelper(t, ['/bin/probe', 'mknod-fixed', 'lc-reuse', 'c', '1', '3'], 'lc-reuse', SYS_MKNOD, '/tmp/lc-victim');
-    let imp: Awaited<ReturnType<typeof impostor>> | undefined;
-    try {
-      const nsPid = Number(statusField(held.caller, 'NSpid')!.trim().split(/\s+/).pop());
-      process.kill(held.caller, 'SIGKILL');
-      await held.done;
-      await waitFor('the caller reaped', () => reaped(held.caller));
-      // Same host pid and same container pid, in the container's pid and mount namespaces.
-      imp = await impostor([String(held.caller), '/tmp/lc-impostor', 'lc-reused', String(nsPid), String(initPid)]);
-      t.equal(imp.nsPid, nsPid, `the container's pid ${nsPid} is taken again`);
-      t.equal(pidNs(held.caller), containerNs, `host pid ${held.caller} is again a process of the container`);
-      held.release();
-      await waitFor('the daemon to note the caller gone', () => goneFor(mark, held.caller).length > 0);
-      t.same(loud(mark), [], 'no warning or error');
-      t.equal(logsFrom(mark).filter((l) => l.audit === true).length, 0, 'nothing performed');
-      const after = await mknodStats(s);
-      t.same(diff(before.mknod, after.mknod), { failure: 1 }, 'one request, counted as a failure');
-      t.same(fs.readdirSync(s.container.hostPath('/tmp/lc-impostor')), [], "nothing made in the new process's cwd");
-      t.same(fs.readdirSync(s.container.hostPath('/tmp/lc-victim')), [], "nor in the dead caller's");
-    } finally {
-      held.release();
-      if (imp !== undefined) await endImpostor(imp);
-    }
-    await expectVoidAnswers(t, voids, 1);
-    await stillSound(t, fds, 'reuse-ct');
-  });
+  t.test("pid reused inside the container before the helper acts: nothing done for the new process", (t) =>
+    oneVoidRequest(t, 'reuse-ct', async ({ before, mark }) => {
+      const held = await holdInHelper(t, ['/bin/probe', 'mknod-fixed', 'lc-reuse', 'c', '1', '3'], 'lc-reuse', SYS_MKNOD, '/tmp/lc-victim');
+      let imp: Awaited<ReturnType<typeof impostor>> | undefined;
+      try {
+        const nsPid = Number(statusField(held.caller, 'NSpid')!.trim().split(/\s+/).pop());
+        process.kill(held.caller, 'SIGKILL');
+        await held.done;
+        await waitFor('the caller reaped', () => reaped(held.caller));
+        // Same host pid and same container pid, in the container's pid and mount namespaces.
+        imp = await impostor([String(held.caller), '/tmp/lc-impostor', 'lc-reused', String(nsPid), String(initPid)]);
+        t.equal(imp.nsPid, nsPid, `the container's pid ${nsPid} is taken again`);
+        t.equal(pidNs(held.caller), containerNs, `host pid ${held.caller} is again a process of the container`);
+        held.release();
+        await waitFor('the daemon to note the caller gone', () => goneFor(mark, held.caller).length > 0);
+        t.same(loud(mark), [], 'no warning or error');
+        t.equal(logsFrom(mark).filter((l) => l.audit === true).length, 0, 'nothing performed');
+        const after = await mknodStats(s);
+        t.same(diff(before.mknod, after.mknod), { failure: 1 }, 'one request, counted as a failure');
+        t.same(fs.readdirSync(s.container.hostPath('/tmp/lc-impostor')), [], "nothing made in the new process's cwd");
+        t.same(fs.readdirSync(s.container.hostPath('/tmp/lc-victim')), [], "nor in the dead caller's");
+      } finally {
+        held.release();
+        if (imp !== undefined) await endImpostor(imp);
+      }
+    }));
 
   t.test('killed while the helper runs its hung action: the deadline ends it, nothing is left behind', async (t) => {
     // A short deadline for this one (a reload applies it to new requests).
