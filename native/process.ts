@@ -1,6 +1,7 @@
 // Facts about a parked task, read through the /proc/<tid> directory fd liblxc passed
 // (or one interceptd opened itself). Valid only until re-checked with ID_VALID.
 
+import { AT_FDCWD } from '../protocol/constants.js';
 import { parseTaskStatus, type TaskStatus } from '../protocol/proc-status.js';
 import { c, errno } from './libc.js';
 import { SyscallError } from './errors.js';
@@ -8,7 +9,6 @@ import { SyscallError } from './errors.js';
 const small = Buffer.alloc(8192);
 
 const O_RDONLY_CLOEXEC = 0o2000000;
-const AT_FDCWD = -100;
 
 /**
  * Reads a small /proc file in one read into a shared buffer: readFileSync's stat and

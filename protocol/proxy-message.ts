@@ -100,9 +100,10 @@ export function encodeProxyReply(req: ProxyRequest, answer: Answer): Buffer {
 export function encodeReplyFromEcho(echo: Buffer, sizes: NotifSizes, answer: Answer): Buffer {
   const out = Buffer.allocUnsafe(echo.length + sizes.resp);
   echo.copy(out, 0);
-  out.fill(0, echo.length);
   // The response's id is the notification's, already in the echo: copied, not re-encoded.
   echo.copy(out, echo.length, PROXY_HEADER_SIZE, PROXY_HEADER_SIZE + 8);
   encodeResponseAnswer(out, echo.length, answer);
+  // Whatever a larger kernel struct has past the 24 bytes written above.
+  out.fill(0, echo.length + SECCOMP_NOTIF_RESP_SIZE);
   return out;
 }
