@@ -3,11 +3,12 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import {
   accessSync, chmodSync, constants, copyFileSync, existsSync, lchownSync, lstatSync,
-  mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync,
+  mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileStatic } from './gcc.js';
 
 /** Host uid/gid of container root, and the size of the mapped range. */
 export const HOST_ROOT_ID = 100000;
@@ -385,22 +386,7 @@ function probeFile(file: string): string {
 }
 
 function compileProbe(outDir: string, name: string, extraFlags: string[], probeSource = probeFile('probe.c')): string {
-  const out = join(outDir, name);
-  // Headers next to the source (errname.h) count as the source too.
-  const dir = dirname(probeSource);
-  const newest = Math.max(...[probeSource, ...readdirSync(dir).filter((f) => f.endsWith('.h')).map((f) => join(dir, f))].map((f) => statSync(f).mtimeMs));
-  if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
-  mkdirSync(outDir, { recursive: true });
-  // Compile to a private name then rename: test files may build concurrently.
-  const tmp = `${out}.tmp-${process.pid}`;
-  const r = spawnSync('gcc', [...extraFlags, '-O2', '-static', '-Wall', '-Wextra', '-pthread',
-    '-o', tmp, probeSource], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) {
-    rmSync(tmp, { force: true });
-    throw new Error(`gcc ${name} failed: ${r.error?.message ?? text(r)}`);
-  }
-  renameSync(tmp, out);
-  return out;
+  return compileStatic(probeSource, join(outDir, name), [...extraFlags, '-pthread']);
 }
 
 /** Builds (if stale) the static x86_64 probe; returns <outDir>/probe. */
