@@ -9,12 +9,9 @@ if (requireContainers(t)) {
   t.before(async () => {
     s = await startScenario('itest-bpf', ['security.syscalls.intercept.bpf=true', 'security.syscalls.intercept.bpf.devices=true']);
     // LXC mounts no cgroup hierarchy inside on this host: container root mounts its own cgroup2.
-    // Judged by /proc/mounts, not lxc-attach's status: liblxc's attach flake (see scenario.ts)
-    // exits 1 silently after the command ran. Idempotent, so one more attempt is safe.
-    const mount = 'mkdir -p /tmp/cg && { grep -q " /tmp/cg cgroup2 " /proc/mounts || mount -t cgroup2 none /tmp/cg; }; grep " /tmp/cg cgroup2 " /proc/mounts';
-    let m = s.container.attach(['sh', '-c', mount]);
-    if (!m.stdout.includes('cgroup2')) m = s.container.attach(['sh', '-c', mount]);
-    if (!m.stdout.includes('cgroup2')) throw new Error(`cannot mount cgroup2 in the container (lxc-attach status ${m.status}): ${m.stdout}${m.stderr}`);
+    // Through run(), which runs it again after liblxc's attach flake: so it must be idempotent.
+    const m = s.run(['sh', '-c', 'mkdir -p /tmp/cg && { grep -q " /tmp/cg cgroup2 " /proc/mounts || mount -t cgroup2 none /tmp/cg; }']);
+    if (m.status !== 0) throw new Error(`cannot mount cgroup2 in the container (status ${m.status}): ${m.stdout}${m.stderr}`);
   });
   t.teardown(() => s?.teardown());
 

@@ -11,7 +11,7 @@ import t from 'tap';
 import { cli, freshDir, startDaemon, type DaemonHandle } from './lib/daemon.js';
 import { ext4Loop, type LoopImage } from './lib/blockdev.js';
 import { buildLxdDiffProbe, canRunContainers, TEST_ROOT } from './lib/lxc.js';
-import { Lxd, LOST_LISTENER, LXD_SECCOMP_SOCKET, LXD_SOCKET, lxcClient, lxdUnavailable, type LxdContainer } from './lib/lxd.js';
+import { Lxd, listenerLost, LXD_SECCOMP_SOCKET, LXD_SOCKET, lxcClient, lxdUnavailable, type LxdContainer } from './lib/lxd.js';
 
 const NAME = 'icd-lxd-diff';
 const I = 'security.syscalls.intercept.';
@@ -168,7 +168,7 @@ if (why) {
         // every notified call then gets ENOSYS, and liblxc fails the attach once the command has
         // run, which LXD reports as below. That run says nothing about either interceptor; the
         // program starts from a clean WORKDIR, so it can run again.
-        const failedAttach = r.status !== 0 && r.stderr.includes(LOST_LISTENER);
+        const failedAttach = listenerLost(r);
         if (r.status !== 0 && !(failedAttach && attempt === 1)) throw new Error(`lxd-diff ${phase.name} exited ${r.status}: ${r.stderr}`);
         rows = failedAttach ? new Map() : parseCases(r.stdout);
         const lost = failedAttach || [...rows].some(([name, v]) => name !== 'fsopen-ext4' && v.includes('errno=ENOSYS'));

@@ -12,8 +12,13 @@ export const LXD_DIR = '/var/lib/lxd';
 export const LXD_SOCKET = path.join(LXD_DIR, 'unix.socket');
 export const LXD_SECCOMP_SOCKET = path.join(LXD_DIR, 'seccomp.socket');
 const IMAGE = 'icd-busybox';
-/** LXD's error when liblxc fails an attach after the command ran (a lost seccomp listener). */
-export const LOST_LISTENER = 'Failed to retrieve PID of executing child process';
+/**
+ * LXD's report of liblxc 5.0.2 failing an attach after the command ran: it lost the
+ * command's seccomp listener, so every notified call of that run got ENOSYS.
+ */
+export function listenerLost(r: RunResult): boolean {
+  return r.status !== 0 && r.stderr.includes('Failed to retrieve PID of executing child process');
+}
 const POOL = 'default';
 const PRESEED = `storage_pools:
 - name: ${POOL}
@@ -146,14 +151,10 @@ export class LxdContainer {
       { input: opts.input ?? '', timeoutMs: opts.timeoutMs ?? 60_000 });
   }
 
-  /**
-   * exec() once more if liblxc 5.0.2 lost the command's seccomp listener: the command then
-   * ran with ENOSYS for every notified call, and LXD reports the failed attach as below.
-   * Only for commands that may run twice.
-   */
+  /** exec() once more if liblxc lost the command's seccomp listener (listenerLost). Only for commands that may run twice. */
   execAgainIfListenerLost(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): RunResult {
     const r = this.exec(argv, opts);
-    if (r.status === 0 || !r.stderr.includes(LOST_LISTENER)) return r;
+    if (!listenerLost(r)) return r;
     process.stderr.write(`# lxc exec ${argv.join(' ')}: the attach lost its seccomp listener; running it again\n`);
     return this.exec(argv, opts);
   }
