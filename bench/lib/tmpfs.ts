@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { BENCH_DIR } from '../cases.js';
 import { BENCH_ROOT } from './build.js';
 
 const FS_ROOT = path.join(BENCH_ROOT, 'fs');
@@ -38,7 +39,7 @@ export function releaseTmpfs(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** The LXC line binding `dir` at the container's /tmp/bench. */
+/** The LXC line binding `dir` at the container's BENCH_DIR (relative: LXC resolves it in the rootfs). */
 export function benchMountEntry(dir: string): string {
-  return `lxc.mount.entry = ${dir} tmp/bench none bind,create=dir 0 0`;
+  return `lxc.mount.entry = ${dir} ${BENCH_DIR.slice(1)} none bind,create=dir 0 0`;
 }
